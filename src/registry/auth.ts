@@ -1,0 +1,281 @@
+// Authentication against one registry: ping /v2/ once, then answer its challenge with Basic
+// credentials or Bearer tokens fetched per scope, cached until shortly before they expire.
+import { request, type Dispatcher } from 'undici'
+import { parseChallenges, pickChallenge, type Challenge } from './challenge.js'
+import { parseErrorBody, parseRetryAfter, RegistryError } from './errors.js'
+import { redactUrl, type Logger } from './logger.js'
+import { isLoopbackHost } from './reference.js'
+import { withRetry, type RetryOptions } from './retry.js'
+
+export interface Credentials {
+  username: string
+  password: string
+}
+
+export interface Token {
+  value: string
+  expiresAt: number
+  /** The scopes the token server says it granted, when the token is a JWT that lists them. */
+  granted?: GrantedAccess[]
+}
+
+export interface GrantedAccess {
+  type: string
+  name: string
+  actions: string[]
+}
+
+export interface AuthenticatorOptions {
+  baseUrl: string
+  credentials?: Credentials
+  dispatcher: Dispatcher
+  userAgent: string
+  logger: Logger
+  retry: RetryOptions
+  /** Invoked with every secret the authenticator learns, so the host can mask it. */
+  onSecret?: (secret: string) => void
+  now?: () => number
+}
+
+const DEFAULT_TOKEN_LIFETIME_S = 60
+
+export class Authenticator {
+  private challenge: Promise<Challenge | undefined> | undefined
+  private readonly tokens = new Map<string, Promise<Token>>()
+  /** Counts token requests, so tests and benchmarks can see that none is repeated. */
+  tokenRequests = 0
+
+  constructor(private readonly options: AuthenticatorOptions) {}
+
+  private now(): number {
+    return (this.options.now ?? Date.now)()
+  }
+
+  /** The registry's challenge, learned once from GET /v2/. */
+  ping(): Promise<Challenge | undefined> {
+    this.challenge ??= this.fetchChallenge().catch((error: unknown) => {
+      this.challenge = undefined
+      throw error
+    })
+    return this.challenge
+  }
+
+  private async fetchChallenge(): Promise<Challenge | undefined> {
+    const url = new URL('/v2/', this.options.baseUrl)
+    return withRetry(async () => {
+      let response: Dispatcher.ResponseData
+      try {
+        response = await request(url, {
+          method: 'GET',
+          headers: { 'user-agent': this.options.userAgent },
+          dispatcher: this.options.dispatcher,
+          signal: this.options.retry.signal
+        })
+      } catch (error) {
+        throw new RegistryError(`cannot reach registry ${url.host}: ${describe(error)}`, {
+          method: 'GET',
+          url: redactUrl(url),
+          retryable: true,
+          cause: error
+        })
+      }
+      await response.body.dump()
+      if (response.statusCode === 200) return undefined
+      if (response.statusCode === 401) {
+        const challenge = pickChallenge(parseChallenges(header(response.headers, 'www-authenticate')))
+        if (!challenge) {
+          throw new RegistryError(`registry ${url.host} answered 401 without a Basic or Bearer challenge`, {
+            status: 401,
+            retryable: false
+          })
+        }
+        return challenge
+      }
+      throw new RegistryError(`registry ${url.host} answered ${response.statusCode} to GET /v2/`, {
+        status: response.statusCode,
+        method: 'GET',
+        url: redactUrl(url),
+        retryAfterMs: parseRetryAfter(header(response.headers, 'retry-after'))
+      })
+    }, this.options.retry)
+  }
+
+  /** Forget a challenge after a 401 that named a different one (e.g. a realm that moved). */
+  updateChallenge(headerValue: string | undefined): void {
+    const challenge = pickChallenge(parseChallenges(headerValue))
+    if (challenge) this.challenge = Promise.resolve(challenge)
+  }
+
+  /** The Authorization header value for a request needing `scopes`, or undefined for anonymous access. */
+  async authorization(scopes: string[]): Promise<string | undefined> {
+    const challenge = await this.ping()
+    if (!challenge) return undefined
+    if (challenge.scheme === 'basic') {
+      const credentials = this.options.credentials
+      if (!credentials) {
+        throw new RegistryError(
+          `registry ${new URL(this.options.baseUrl).host} requires credentials (Basic auth)`,
+          {
+            status: 401,
+            retryable: false
+          }
+        )
+      }
+      return basicHeader(credentials)
+    }
+    const token = await this.token(challenge, scopes)
+    return `Bearer ${token.value}`
+  }
+
+  /** Drops a cached token the registry refused, so the next call fetches a fresh one. */
+  invalidate(scopes: string[]): void {
+    this.tokens.delete(scopeKey(scopes))
+  }
+
+  /** The token for these scopes, from cache while it has life left; concurrent callers share one request. */
+  async token(challenge: Challenge, scopes: string[]): Promise<Token> {
+    const key = scopeKey(scopes)
+    let pending = this.tokens.get(key)
+    if (pending) {
+      const token = await pending.catch(() => undefined)
+      if (token && !this.expiresSoon(token)) return token
+      // Another caller may already have started the refresh.
+      if (this.tokens.get(key) !== pending) return this.token(challenge, scopes)
+    }
+    pending = this.fetchToken(challenge, scopes)
+    this.tokens.set(key, pending)
+    try {
+      return await pending
+    } catch (error) {
+      if (this.tokens.get(key) === pending) this.tokens.delete(key)
+      throw error
+    }
+  }
+
+  private expiresSoon(token: Token): boolean {
+    return this.now() >= token.expiresAt
+  }
+
+  private async fetchToken(challenge: Challenge, scopes: string[]): Promise<Token> {
+    const realm = challenge.params.realm
+    if (!realm)
+      throw new RegistryError('the registry sent a Bearer challenge without a realm', { retryable: false })
+    let url: URL
+    try {
+      url = new URL(realm)
+    } catch {
+      throw new RegistryError(`the registry sent a Bearer realm that is not a URL: ${realm}`, {
+        retryable: false
+      })
+    }
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.host))) {
+      throw new RegistryError(`refusing to send credentials to a non-HTTPS token realm ${redactUrl(url)}`, {
+        retryable: false
+      })
+    }
+    if (challenge.params.service) url.searchParams.set('service', challenge.params.service)
+    for (const scope of scopes) url.searchParams.append('scope', scope)
+    const credentials = this.options.credentials
+    const headers: Record<string, string> = { 'user-agent': this.options.userAgent }
+    if (credentials) headers.authorization = basicHeader(credentials)
+
+    return withRetry(async () => {
+      this.tokenRequests++
+      const started = this.now()
+      let response: Dispatcher.ResponseData
+      try {
+        response = await request(url, {
+          method: 'GET',
+          headers,
+          dispatcher: this.options.dispatcher,
+          signal: this.options.retry.signal
+        })
+      } catch (error) {
+        throw new RegistryError(`token request to ${url.host} failed: ${describe(error)}`, {
+          retryable: true,
+          cause: error
+        })
+      }
+      const text = await response.body.text()
+      if (response.statusCode !== 200) {
+        const details = parseErrorBody(text)
+        const why = details.map((d) => d.message || d.code).join('; ') || `HTTP ${response.statusCode}`
+        throw new RegistryError(
+          response.statusCode === 401 || response.statusCode === 403
+            ? `token server ${url.host} refused the credentials for ${scopes.join(' ')}: ${why}`
+            : `token server ${url.host} answered ${response.statusCode}: ${why}`,
+          {
+            status: response.statusCode,
+            method: 'GET',
+            url: redactUrl(url),
+            details,
+            retryAfterMs: parseRetryAfter(header(response.headers, 'retry-after'))
+          }
+        )
+      }
+      let body: { token?: string; access_token?: string; expires_in?: number; issued_at?: string }
+      try {
+        body = JSON.parse(text) as typeof body
+      } catch (error) {
+        throw new RegistryError(`token server ${url.host} answered with invalid JSON`, {
+          retryable: true,
+          cause: error
+        })
+      }
+      const value = body.token ?? body.access_token
+      if (!value)
+        throw new RegistryError(`token server ${url.host} answered without a token`, { retryable: false })
+      this.options.onSecret?.(value)
+      const lifetimeMs =
+        (typeof body.expires_in === 'number' && body.expires_in > 0
+          ? body.expires_in
+          : DEFAULT_TOKEN_LIFETIME_S) * 1000
+      // Refresh a little early: a request started just before expiry must not carry a dead token.
+      const margin = Math.min(30_000, lifetimeMs * 0.1)
+      this.options.logger.debug(
+        `token for ${scopes.join(' ')} from ${url.host}, valid ${Math.round(lifetimeMs / 1000)} s`
+      )
+      return { value, expiresAt: started + lifetimeMs - margin, granted: decodeGrantedAccess(value) }
+    }, this.options.retry)
+  }
+}
+
+function scopeKey(scopes: string[]): string {
+  return [...scopes].sort().join(' ')
+}
+
+export function basicHeader(credentials: Credentials): string {
+  return `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`
+}
+
+/** Reads the `access` claim of a JWT token (Docker Hub, distribution token servers). */
+export function decodeGrantedAccess(token: string): GrantedAccess[] | undefined {
+  const parts = token.split('.')
+  if (parts.length !== 3) return undefined
+  try {
+    const claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')) as { access?: unknown }
+    if (!Array.isArray(claims.access)) return undefined
+    return claims.access.map((a: { type?: unknown; name?: unknown; actions?: unknown }) => ({
+      type: String(a.type ?? ''),
+      name: String(a.name ?? ''),
+      actions: Array.isArray(a.actions) ? a.actions.map(String) : []
+    }))
+  } catch {
+    return undefined
+  }
+}
+
+export function header(
+  headers: Record<string, string | string[] | undefined>,
+  name: string
+): string | undefined {
+  const value = headers[name]
+  return Array.isArray(value) ? value.join(', ') : value
+}
+
+export function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error)
+  const code = (error as { code?: string }).code
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : ''
+  return `${error.message}${code && !error.message.includes(code) ? ` (${code})` : ''}${cause}`
+}

@@ -1,0 +1,106 @@
+// Errors raised by the registry client. `retryable` marks what another attempt can fix.
+
+export interface RegistryErrorDetail {
+  code: string
+  message: string
+}
+
+export interface RegistryErrorOptions {
+  status?: number
+  method?: string
+  url?: string
+  details?: RegistryErrorDetail[]
+  retryable?: boolean
+  /** Milliseconds the server asked us to wait (Retry-After). */
+  retryAfterMs?: number
+  cause?: unknown
+}
+
+export class RegistryError extends Error {
+  override name = 'RegistryError'
+  readonly status?: number
+  readonly method?: string
+  readonly url?: string
+  readonly details: RegistryErrorDetail[]
+  readonly retryable: boolean
+  readonly retryAfterMs?: number
+
+  constructor(message: string, options: RegistryErrorOptions = {}) {
+    super(message, { cause: options.cause })
+    this.status = options.status
+    this.method = options.method
+    this.url = options.url
+    this.details = options.details ?? []
+    this.retryable = options.retryable ?? (options.status !== undefined && isRetryableStatus(options.status))
+    this.retryAfterMs = options.retryAfterMs
+  }
+}
+
+/** A byte stream that did not match its descriptor. Retried: a fresh fetch may be intact. */
+export class DigestMismatchError extends RegistryError {
+  override name = 'DigestMismatchError'
+  constructor(message: string) {
+    super(message, { retryable: true })
+  }
+}
+
+export function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500
+}
+
+const RETRYABLE_NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT'
+])
+
+/** Whether another attempt could succeed: network failures, 408, 429, 5xx, corrupt streams. */
+export function isRetryable(error: unknown): boolean {
+  if (error instanceof RegistryError) return error.retryable
+  if (isAbort(error)) return false
+  let current: unknown = error
+  for (let depth = 0; current && depth < 5; depth++) {
+    const code = (current as { code?: unknown }).code
+    if (typeof code === 'string' && RETRYABLE_NETWORK_CODES.has(code)) return true
+    current = (current as { cause?: unknown }).cause
+  }
+  // "other side closed", "terminated" and similar undici socket errors carry no code on every path.
+  return error instanceof Error && /socket|terminated|other side closed|premature close/i.test(error.message)
+}
+
+export function isAbort(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    (error.name === 'AbortError' || (error as { code?: string }).code === 'ABORT_ERR')
+  )
+}
+
+/** Parses the OCI error body `{"errors":[{"code","message"}]}`; tolerates anything else. */
+export function parseErrorBody(text: string): RegistryErrorDetail[] {
+  try {
+    const body = JSON.parse(text) as { errors?: { code?: unknown; message?: unknown }[] }
+    if (!Array.isArray(body.errors)) return []
+    return body.errors.map((e) => ({ code: String(e.code ?? 'UNKNOWN'), message: String(e.message ?? '') }))
+  } catch {
+    return []
+  }
+}
+
+/** Retry-After as milliseconds: delta-seconds or an HTTP date. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined
+  const trimmed = value.trim()
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000
+  const date = Date.parse(trimmed)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+}

@@ -1,0 +1,16 @@
+// The registry client: speaks the OCI distribution API to any registry. It imports nothing from
+// GitHub Actions, so a CLI or another tool can use it as it is.
+export * from './auth.js'
+export * from './challenge.js'
+export * from './copy.js'
+export * from './digest.js'
+export * from './errors.js'
+export * from './fetch.js'
+export * from './format.js'
+export * from './limit.js'
+export * from './logger.js'
+export * from './media-types.js'
+export * from './reference.js'
+export * from './retry.js'
+export * from './transport.js'
+export * from './write.js'

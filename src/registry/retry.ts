@@ -1,0 +1,70 @@
+// Retries with full-jitter exponential backoff, only for errors another attempt can fix.
+import { isRetryable, RegistryError } from './errors.js'
+
+export interface RetryOptions {
+  /** Total attempts, including the first. */
+  attempts?: number
+  baseDelayMs?: number
+  maxDelayMs?: number
+  /** Upper bound on a server-requested Retry-After wait. */
+  maxRetryAfterMs?: number
+  signal?: AbortSignal
+  onRetry?: (error: unknown, attempt: number, delayMs: number) => void
+  /** For tests: a deterministic source of randomness in [0, 1). */
+  random?: () => number
+}
+
+export const DEFAULT_RETRY: Required<
+  Pick<RetryOptions, 'attempts' | 'baseDelayMs' | 'maxDelayMs' | 'maxRetryAfterMs'>
+> = {
+  attempts: 5,
+  baseDelayMs: 200,
+  maxDelayMs: 10_000,
+  maxRetryAfterMs: 60_000
+}
+
+/** Full jitter: a uniform wait in [0, min(max, base * 2^attempt)). */
+export function backoffDelay(attempt: number, options: RetryOptions = {}): number {
+  const base = options.baseDelayMs ?? DEFAULT_RETRY.baseDelayMs
+  const max = options.maxDelayMs ?? DEFAULT_RETRY.maxDelayMs
+  const random = options.random ?? Math.random
+  return Math.floor(random() * Math.min(max, base * 2 ** attempt))
+}
+
+export async function withRetry<T>(
+  operation: (attempt: number) => Promise<T>,
+  options: RetryOptions = {}
+): Promise<T> {
+  const attempts = options.attempts ?? DEFAULT_RETRY.attempts
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await operation(attempt)
+    } catch (error) {
+      if (attempt + 1 >= attempts || !isRetryable(error) || options.signal?.aborted) throw error
+      let delay = backoffDelay(attempt, options)
+      if (error instanceof RegistryError && error.retryAfterMs !== undefined) {
+        delay = Math.min(
+          Math.max(delay, error.retryAfterMs),
+          options.maxRetryAfterMs ?? DEFAULT_RETRY.maxRetryAfterMs
+        )
+      }
+      options.onRetry?.(error, attempt + 1, delay)
+      await sleep(delay, options.signal)
+    }
+  }
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason)
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    const onAbort = (): void => {
+      clearTimeout(timer)
+      reject(signal?.reason)
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}

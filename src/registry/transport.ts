@@ -1,0 +1,238 @@
+// One registry's HTTP transport: a keep-alive connection pool, authentication, redirects that never
+// carry credentials to another origin, and retries for what can succeed.
+import { Agent, request, type Dispatcher } from 'undici'
+import { Authenticator, describe, header, type Credentials } from './auth.js'
+import { isAbort, parseErrorBody, parseRetryAfter, RegistryError } from './errors.js'
+import { redactUrl, silentLogger, type Logger } from './logger.js'
+import { DEFAULT_RETRY, withRetry, type RetryOptions } from './retry.js'
+
+export const USER_AGENT = 'ecr-promote/0.1'
+const MAX_REDIRECTS = 5
+const MAX_ERROR_BODY = 64 * 1024
+
+export interface ClientOptions {
+  /** Host and optional port. */
+  registry: string
+  scheme: 'http' | 'https'
+  credentials?: Credentials
+  dispatcher?: Dispatcher
+  logger?: Logger
+  retry?: RetryOptions
+  signal?: AbortSignal
+  userAgent?: string
+  onSecret?: (secret: string) => void
+}
+
+/** A request body: replayable bytes, or a one-shot stream (never retried by the transport). */
+export type Body = Buffer | string | AsyncIterable<Uint8Array>
+
+export interface RequestOptions {
+  method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE'
+  /** A path under the registry (`/v2/...`) or an absolute URL on the registry's origin. */
+  url: string
+  scopes: string[]
+  headers?: Record<string, string>
+  body?: Body
+  /** Statuses that count as success; anything else raises a RegistryError. */
+  expect: number[]
+  /** Statuses returned to the caller instead of raised (e.g. 404 for an existence check). */
+  allow?: number[]
+  /** What the request is for, used in error messages ("HEAD blob sha256:..."). */
+  what: string
+}
+
+export interface Response {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: Dispatcher.ResponseData['body']
+  url: URL
+}
+
+export interface TransportStats {
+  requests: number
+}
+
+export class RegistryClient {
+  readonly registry: string
+  readonly baseUrl: string
+  readonly auth: Authenticator
+  readonly logger: Logger
+  readonly stats: TransportStats = { requests: 0 }
+  private readonly dispatcher: Dispatcher
+  private readonly retry: RetryOptions
+  private readonly userAgent: string
+  private readonly ownsDispatcher: boolean
+
+  constructor(options: ClientOptions) {
+    this.registry = options.registry
+    this.baseUrl = `${options.scheme}://${options.registry}`
+    this.ownsDispatcher = !options.dispatcher
+    this.dispatcher =
+      options.dispatcher ?? new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000 })
+    this.logger = options.logger ?? silentLogger
+    this.retry = { ...DEFAULT_RETRY, signal: options.signal, ...options.retry }
+    this.userAgent = options.userAgent ?? USER_AGENT
+    this.auth = new Authenticator({
+      baseUrl: this.baseUrl,
+      credentials: options.credentials,
+      dispatcher: this.dispatcher,
+      userAgent: this.userAgent,
+      logger: this.logger,
+      retry: this.retry,
+      onSecret: options.onSecret
+    })
+  }
+
+  get signal(): AbortSignal | undefined {
+    return this.retry.signal
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsDispatcher) await this.dispatcher.close()
+  }
+
+  /**
+   * Sends a request, retrying retryable failures when the body can be replayed. The caller owns the
+   * returned body and must consume or dump it.
+   */
+  async request(options: RequestOptions): Promise<Response> {
+    const replayable =
+      options.body === undefined || typeof options.body === 'string' || Buffer.isBuffer(options.body)
+    if (!replayable) return this.send(options)
+    return withRetry(() => this.send(options), {
+      ...this.retry,
+      onRetry: (error, attempt, delay) =>
+        this.logger.debug(`${options.what}: retry ${attempt} in ${delay} ms after ${describe(error)}`)
+    })
+  }
+
+  /** One attempt, including one re-authentication after a 401 and any redirects. */
+  private async send(options: RequestOptions, reauthenticated = false): Promise<Response> {
+    let url = new URL(options.url, this.baseUrl)
+    const origin = new URL(this.baseUrl).origin
+    const authorization = await this.auth.authorization(options.scopes)
+    for (let redirects = 0; ; redirects++) {
+      const headers: Record<string, string> = { 'user-agent': this.userAgent, ...options.headers }
+      // Credentials belong to the registry's origin only: never to a redirect target elsewhere (S3).
+      if (authorization && url.origin === origin) headers.authorization = authorization
+      let response: Dispatcher.ResponseData
+      this.stats.requests++
+      try {
+        response = await request(url, {
+          method: options.method,
+          headers,
+          body: options.body as Dispatcher.DispatchOptions['body'],
+          dispatcher: this.dispatcher,
+          signal: this.retry.signal
+        })
+      } catch (error) {
+        if (isAbort(error) || this.retry.signal?.aborted) throw error
+        throw new RegistryError(
+          `${options.what}: ${options.method} ${redactUrl(url)} failed: ${describe(error)}`,
+          {
+            method: options.method,
+            url: redactUrl(url),
+            retryable: true,
+            cause: error
+          }
+        )
+      }
+      const status = response.statusCode
+      if (isRedirect(status) && (options.method === 'GET' || options.method === 'HEAD')) {
+        const location = header(response.headers, 'location')
+        await response.body.dump()
+        if (!location)
+          throw new RegistryError(`${options.what}: redirect ${status} without Location`, { status })
+        if (redirects >= MAX_REDIRECTS) {
+          throw new RegistryError(`${options.what}: more than ${MAX_REDIRECTS} redirects`, {
+            status,
+            retryable: false
+          })
+        }
+        url = new URL(location, url)
+        if (url.protocol !== 'https:' && url.protocol !== new URL(this.baseUrl).protocol) {
+          throw new RegistryError(`${options.what}: refusing redirect to ${redactUrl(url)}`, {
+            retryable: false
+          })
+        }
+        continue
+      }
+      if (options.expect.includes(status) || options.allow?.includes(status)) {
+        return { status, headers: response.headers, body: response.body, url }
+      }
+      if (status === 401 && url.origin === origin && !reauthenticated) {
+        await response.body.dump()
+        // The token expired or the registry wants another scope: refresh once, then give up.
+        this.auth.invalidate(options.scopes)
+        this.auth.updateChallenge(header(response.headers, 'www-authenticate'))
+        const replayable =
+          options.body === undefined || typeof options.body === 'string' || Buffer.isBuffer(options.body)
+        if (replayable) return this.send(options, true)
+        throw new RegistryError(
+          `${options.what}: 401 Unauthorized during an upload; retrying with a fresh token`,
+          {
+            status,
+            retryable: true
+          }
+        )
+      }
+      throw await toError(options, url, response)
+    }
+  }
+}
+
+function isRedirect(status: number): boolean {
+  return status === 301 || status === 302 || status === 303 || status === 307 || status === 308
+}
+
+async function toError(
+  options: RequestOptions,
+  url: URL,
+  response: Dispatcher.ResponseData
+): Promise<RegistryError> {
+  let text = ''
+  if (options.method !== 'HEAD') {
+    try {
+      for await (const chunk of response.body) {
+        text += Buffer.from(chunk as Uint8Array).toString('utf8')
+        if (text.length > MAX_ERROR_BODY) break
+      }
+    } catch {
+      // The body is only for the message; its loss is not the error.
+    }
+  }
+  response.body.destroy()
+  const details = parseErrorBody(text)
+  const status = response.statusCode
+  const reason = details.length
+    ? details.map((d) => (d.message ? `${d.code}: ${d.message}` : d.code)).join('; ')
+    : (STATUS_TEXT[status] ?? `HTTP ${status}`)
+  return new RegistryError(`${options.what}: ${status} ${reason}`, {
+    status,
+    method: options.method,
+    url: redactUrl(url),
+    details,
+    retryAfterMs: parseRetryAfter(header(response.headers, 'retry-after'))
+  })
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
+  413: 'Payload Too Large',
+  416: 'Range Not Satisfiable',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout'
+}
+
+/** `repository:NAME:ACTIONS` as token servers expect. */
+export function repositoryScope(repository: string, actions: 'pull' | 'pull,push'): string {
+  return `repository:${repository}:${actions}`
+}
