@@ -1,7 +1,10 @@
 // Synthetic images for tests, the demo and the benchmark, pushed with plain HTTP calls that share
 // no code with the action (so a bug in the action cannot hide in its own fixtures).
 import { createHash } from 'node:crypto'
-import { request } from 'undici'
+import { Agent, request } from 'undici'
+
+// No keep-alive: fixtures must not hold sockets open after a test file ends.
+const dispatcher = new Agent({ pipelining: 0 })
 
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json'
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json'

@@ -30,16 +30,16 @@ export function parseChallenges(header: string | undefined): Challenge[] {
     // Parameters until the next token that is followed by a space rather than '=' (a new scheme).
     for (;;) {
       skipSpace()
-      const paramMatch = /^([A-Za-z0-9!#$%&'*+.^_`|~-]+)\s*=\s*/.exec(header.slice(i))
-      if (!paramMatch) {
-        // token68 form (e.g. `Basic abc==`) or the start of the next challenge.
-        const token68 = /^[A-Za-z0-9._~+/-]+=*(?=\s*(,|$))/.exec(header.slice(i))
-        if (token68 && Object.keys(challenge.params).length === 0) {
-          i += token68[0].length
-          continue
-        }
+      // token68 form (e.g. `Negotiate abc==`): a lone credential-like token, not a parameter.
+      const token68 = /^[A-Za-z0-9._~+/-]+=*(?=\s*(,|$))/.exec(header.slice(i))
+      if (token68 && Object.keys(challenge.params).length === 0) {
+        i += token68[0].length
+        skipSpace()
+        if (header[i] === ',') i++
         break
       }
+      const paramMatch = /^([A-Za-z0-9!#$%&'*+.^_`|~-]+)\s*=\s*/.exec(header.slice(i))
+      if (!paramMatch) break
       i += paramMatch[0].length
       let value = ''
       if (header[i] === '"') {

@@ -40,7 +40,8 @@ export async function withRetry<T>(
     try {
       return await operation(attempt)
     } catch (error) {
-      if (attempt + 1 >= attempts || !isRetryable(error) || options.signal?.aborted) throw error
+      if (options.signal?.aborted) throw options.signal.reason ?? error
+      if (attempt + 1 >= attempts || !isRetryable(error)) throw error
       let delay = backoffDelay(attempt, options)
       if (error instanceof RegistryError && error.retryAfterMs !== undefined) {
         delay = Math.min(
