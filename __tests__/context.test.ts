@@ -11,7 +11,9 @@ const D = 'sha256:' + 'c'.repeat(64)
 const base = { source: '127.0.0.1:5000/app:1.4.2', destination: 'docker.io/acme/app' }
 const reader = (inputs: Record<string, string>) => (name: string) => inputs[name] ?? ''
 
-beforeEach(() => setSecret.mockClear())
+beforeEach(() => {
+  setSecret.mockClear()
+})
 
 describe('getInputs', () => {
   test('defaults: the source tag, fail, dry-run off, measured concurrency', () => {

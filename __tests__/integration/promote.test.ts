@@ -41,7 +41,7 @@ function sourceInputs(repo: string, tag: string) {
   }
 }
 
-function destinationCredentials(kind: string) {
+function destinationCredentials(kind: string): Record<string, string> {
   return kind === 'plain'
     ? {}
     : { 'destination-username': 'promoter', 'destination-password': USERS.promoter.password }

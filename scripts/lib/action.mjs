@@ -67,6 +67,7 @@ export async function runAction(inputs, { env = {}, measure = false, timeoutMs =
 
 /** Parses `name<<DELIM\nvalue\nDELIM` and `name=value` lines of a GITHUB_OUTPUT file. */
 export function parseOutputs(text) {
+  /** @type {Record<string, string>} */
   const outputs = {}
   const lines = text.split('\n')
   for (let i = 0; i < lines.length; i++) {

@@ -59,7 +59,8 @@ async function call(registry, method, path, { headers = {}, body, repository } =
   const res = await request(url, {
     method,
     headers: { ...headers, ...(authorization ? { authorization } : {}) },
-    body
+    body,
+    dispatcher
   })
   return res
 }

@@ -57,7 +57,15 @@ export async function freePort() {
  * Starts one registry. `auth`: 'none' | 'basic' | 'token'.
  * Returns { host, url, auth, tokenServer?, authHeader(repository, actions?), stop() }.
  */
-export async function startRegistry({ auth = 'none', tokenTtlSeconds = 300, name = auth } = {}) {
+/**
+ * @param {{ auth?: 'none' | 'basic' | 'token', tokenTtlSeconds?: number, advertisedTtlSeconds?: number, name?: string }} [options]
+ */
+export async function startRegistry({
+  auth = 'none',
+  tokenTtlSeconds = 300,
+  advertisedTtlSeconds,
+  name = auth
+} = {}) {
   const binary = findRegistryBinary()
   const dir = mkdtempSync(join(tmpdir(), `ecr-promote-${name}-`))
   const port = await freePort()
@@ -74,7 +82,12 @@ export async function startRegistry({ auth = 'none', tokenTtlSeconds = 300, name
     )
     authSection = `auth:\n  htpasswd:\n    realm: ecr-promote-test\n    path: ${htpasswd}\n`
   } else if (auth === 'token') {
-    tokenServer = await startTokenServer({ dir, service: `registry-${port}`, ttlSeconds: tokenTtlSeconds })
+    tokenServer = await startTokenServer({
+      dir,
+      service: `registry-${port}`,
+      ttlSeconds: tokenTtlSeconds,
+      advertisedTtlSeconds
+    })
     authSection =
       `auth:\n  token:\n    realm: ${tokenServer.url}/token\n    service: ${tokenServer.service}\n` +
       `    issuer: ${tokenServer.issuer}\n    rootcertbundle: ${tokenServer.certPath}\n`
@@ -128,7 +141,9 @@ export async function startRegistry({ auth = 'none', tokenTtlSeconds = 300, name
     async stop() {
       if (child.exitCode === null) {
         child.kill('SIGTERM')
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))])
+        let timer
+        await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 3000)))])
+        clearTimeout(timer)
         if (child.exitCode === null) child.kill('SIGKILL')
       }
       await tokenServer?.stop()
@@ -181,7 +196,7 @@ function libtrustKeyId(publicKey) {
  * {token, access_token, expires_in, issued_at} like auth.docker.io. Anonymous callers and `reader`
  * get pull only; `promoter` gets what it asks for. It counts requests and keeps a log of them.
  */
-export async function startTokenServer({ dir, service, ttlSeconds = 300 }) {
+export async function startTokenServer({ dir, service, ttlSeconds = 300, advertisedTtlSeconds }) {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
   const keyPath = join(dir, 'token-key.pem')
   const certPath = join(dir, 'token-cert.pem')
@@ -207,7 +222,8 @@ export async function startTokenServer({ dir, service, ttlSeconds = 300 }) {
   )
   const kid = libtrustKeyId(publicKey)
   const issuer = 'ecr-promote-test-issuer'
-  const state = { requests: [], ttlSeconds }
+  // advertisedTtlSeconds lets a test announce a longer life than the token really has.
+  const state = { requests: [], ttlSeconds, advertisedTtlSeconds }
 
   const issue = (subject, access) => {
     const now = Math.floor(Date.now() / 1000)
@@ -268,7 +284,7 @@ export async function startTokenServer({ dir, service, ttlSeconds = 300 }) {
       JSON.stringify({
         token,
         access_token: token,
-        expires_in: state.ttlSeconds,
+        expires_in: state.advertisedTtlSeconds ?? state.ttlSeconds,
         issued_at: new Date().toISOString()
       })
     )

@@ -17,7 +17,7 @@ import {
 } from './media-types.js'
 import { isValidDigest } from './reference.js'
 import { withRetry } from './retry.js'
-import { repositoryScope, type RegistryClient } from './transport.js'
+import { discard, repositoryScope, type RegistryClient } from './transport.js'
 import {
   blobExists,
   cancelUpload,
@@ -284,7 +284,7 @@ class CopyEngine {
         throw new RegistryError(`switching to chunked upload`, { retryable: true, cause: error })
       }
     } finally {
-      response.body.destroy()
+      discard(response.body)
     }
   }
 

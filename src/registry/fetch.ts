@@ -3,7 +3,7 @@ import { header } from './auth.js'
 import { digestOf, algorithmOf } from './digest.js'
 import { DigestMismatchError, RegistryError } from './errors.js'
 import { DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED, MANIFEST_ACCEPT } from './media-types.js'
-import { repositoryScope, type RegistryClient, type Response } from './transport.js'
+import { discard, repositoryScope, type RegistryClient, type Response } from './transport.js'
 
 /** Registries refuse manifests over 4 MiB; so do we, rather than buffer an arbitrary body. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024
@@ -73,7 +73,7 @@ export async function getManifest(
   }
   const declared = Number(header(response.headers, 'content-length') ?? 0)
   if (declared > MAX_MANIFEST_BYTES) {
-    response.body.destroy()
+    discard(response.body)
     throw new RegistryError(
       `${what}: manifest of ${declared} bytes exceeds the ${MAX_MANIFEST_BYTES}-byte limit`,
       {
@@ -86,7 +86,7 @@ export async function getManifest(
   for await (const chunk of response.body) {
     length += (chunk as Buffer).length
     if (length > MAX_MANIFEST_BYTES) {
-      response.body.destroy()
+      discard(response.body)
       throw new RegistryError(`${what}: manifest exceeds the ${MAX_MANIFEST_BYTES}-byte limit`, {
         retryable: false
       })

@@ -181,6 +181,12 @@ export class RegistryClient {
   }
 }
 
+/** Drops a body we will not read; undici reports the abort as an error, which is expected here. */
+export function discard(body: Dispatcher.ResponseData['body']): void {
+  body.on('error', () => undefined)
+  body.destroy()
+}
+
 function isRedirect(status: number): boolean {
   return status === 301 || status === 302 || status === 303 || status === 307 || status === 308
 }
@@ -201,7 +207,7 @@ async function toError(
       // The body is only for the message; its loss is not the error.
     }
   }
-  response.body.destroy()
+  discard(response.body)
   const details = parseErrorBody(text)
   const status = response.statusCode
   const reason = details.length
