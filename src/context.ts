@@ -1,9 +1,11 @@
 // Reads and validates the action's inputs. Every error names the input and the rule it broke,
 // and all of it happens before any network call.
 import * as core from '@actions/core'
+import type { AwsOptions } from './aws.js'
 import {
   formatReference,
   InvalidReferenceError,
+  isDockerHub,
   isValidTag,
   parseReference,
   type Credentials,
@@ -29,6 +31,7 @@ export interface Inputs {
   destinationCredentials?: Credentials
   dryRun: boolean
   concurrency: number
+  aws: AwsOptions
 }
 
 export class InputError extends Error {
@@ -45,7 +48,7 @@ type Read = (name: string) => string
 
 const readInput: Read = (name) => core.getInput(name)
 
-export function getInputs(read: Read = readInput): Inputs {
+export function getInputs(read: Read = readInput, env: NodeJS.ProcessEnv = process.env): Inputs {
   // Mask secrets first, so that nothing below (even an error message) can print them.
   const sourcePassword = read('source-password')
   const destinationPassword = read('destination-password')
@@ -66,6 +69,7 @@ export function getInputs(read: Read = readInput): Inputs {
       `takes no digest (the digest is the source's); write REGISTRY/REPO[:TAG]`
     )
   }
+  if (isDockerHub(destination.registry)) checkDockerHubRepository(destination.repository)
 
   let tags = splitTags(read, 'tags')
   if (tags === undefined) {
@@ -114,7 +118,74 @@ export function getInputs(read: Read = readInput): Inputs {
     sourceCredentials: credentials(read, 'source', sourcePassword),
     destinationCredentials: credentials(read, 'destination', destinationPassword),
     dryRun: parseBoolean(read, 'dry-run', false),
-    concurrency: parseInteger(read, 'concurrency', DEFAULT_CONCURRENCY, 1, MAX_CONCURRENCY)
+    concurrency: parseInteger(read, 'concurrency', DEFAULT_CONCURRENCY, 1, MAX_CONCURRENCY),
+    aws: getAwsOptions(read, env)
+  }
+}
+
+const ROLE_ARN = /^arn:aws(?:-[a-z]+)*:iam::\d{12}:role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/
+const SESSION_NAME = /^[\w+=,.@-]{2,64}$/
+const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d+$/
+
+function getAwsOptions(read: Read, env: NodeJS.ProcessEnv): AwsOptions {
+  const roleToAssume = read('role-to-assume').trim() || undefined
+  if (roleToAssume && !ROLE_ARN.test(roleToAssume)) {
+    throw new InputError(
+      'role-to-assume',
+      `is "${printable(roleToAssume)}"; it must be an IAM role ARN: arn:aws:iam::123456789012:role/NAME`
+    )
+  }
+  const audience = read('audience').trim() || 'sts.amazonaws.com'
+  if (/[\s,]/.test(audience))
+    throw new InputError('audience', `is "${printable(audience)}"; one audience, no spaces or commas`)
+  const roleSessionName = read('role-session-name').trim() || defaultSessionName(env)
+  if (!SESSION_NAME.test(roleSessionName)) {
+    throw new InputError(
+      'role-session-name',
+      `is "${printable(roleSessionName)}"; it must be 2 to 64 characters of letters, digits and + = , . @ _ -`
+    )
+  }
+  const region = read('aws-region').trim() || undefined
+  if (region && !REGION.test(region)) {
+    throw new InputError(
+      'aws-region',
+      `is "${printable(region)}"; it must be a region name such as us-east-1`
+    )
+  }
+  return {
+    roleToAssume,
+    audience,
+    roleSessionName,
+    roleDurationSeconds: parseInteger(read, 'role-duration-seconds', 3600, 900, 43200),
+    region
+  }
+}
+
+/** ecr-promote-OWNER-REPO-RUNID, trimmed to STS's alphabet and length. */
+export function defaultSessionName(env: NodeJS.ProcessEnv): string {
+  const repository = (env.GITHUB_REPOSITORY ?? '').replace(/\//g, '-')
+  const parts = ['ecr-promote', repository, env.GITHUB_RUN_ID ?? ''].filter(Boolean)
+  const name = parts.join('-').replace(/[^\w+=,.@-]/g, '-')
+  // Keep the run id when trimming: it is what tells sessions apart in CloudTrail.
+  if (name.length <= 64) return name
+  const runId = env.GITHUB_RUN_ID ? `-${env.GITHUB_RUN_ID}` : ''
+  return name.slice(0, 64 - runId.length) + runId
+}
+
+/** Docker Hub repositories are NAMESPACE/NAME, and library/ belongs to Docker's official images. */
+function checkDockerHubRepository(repository: string): void {
+  const parts = repository.split('/')
+  if (parts[0] === 'library') {
+    throw new InputError(
+      'destination',
+      `is Docker Hub's library/ namespace (official images); name your own namespace, e.g. docker.io/acme/${parts.slice(1).join('/')}`
+    )
+  }
+  if (parts.length !== 2) {
+    throw new InputError(
+      'destination',
+      `is Docker Hub repository "${repository}"; Docker Hub repositories are NAMESPACE/NAME`
+    )
   }
 }
 

@@ -3,7 +3,7 @@ import * as core from '@actions/core'
 import { setMaxListeners } from 'node:events'
 import * as context from './context.js'
 import { promote, type PromoteResult, type Reporter } from './promote.js'
-import { formatBytes, formatDuration } from './registry/index.js'
+import { formatBytes, formatDuration, type RateLimit } from './registry/index.js'
 
 export async function run(): Promise<void> {
   const controller = new AbortController()
@@ -20,7 +20,8 @@ export async function run(): Promise<void> {
     const result = await promote(inputs, {
       reporter: createReporter(),
       signal: controller.signal,
-      onSecret: (secret) => core.setSecret(secret)
+      onSecret: (secret) => core.setSecret(secret),
+      getIdToken: (audience) => core.getIDToken(audience)
     })
     publish(result)
     core.info(totals(result))
@@ -73,9 +74,17 @@ export function totals(result: PromoteResult): string {
     if (copy.retries) parts.push(`${copy.retries} retries`)
   }
   parts.push(`requests: ${result.requests.source} source, ${result.requests.destination} destination`)
+  for (const [side, limit] of Object.entries(result.rateLimits)) {
+    if (limit?.remaining !== undefined) parts.push(`${side} pull rate limit: ${describeRateLimit(limit)}`)
+  }
   parts.push(`time ${formatDuration(result.durationMs)}`)
   parts.push(`peak memory ${formatBytes(process.resourceUsage().maxRSS * 1024)}`)
   return parts.join('; ')
+}
+
+function describeRateLimit(limit: RateLimit): string {
+  const window = limit.windowSeconds ? ` per ${Math.round(limit.windowSeconds / 3600)} h` : ''
+  return `${limit.remaining}${limit.limit !== undefined ? ` of ${limit.limit}` : ''} remaining${window}`
 }
 
 async function writeSummary(inputs: context.Inputs, result: PromoteResult): Promise<void> {
@@ -103,7 +112,10 @@ async function writeSummary(inputs: context.Inputs, result: PromoteResult): Prom
       copy
         ? `Copied ${formatBytes(copy.blobs.copied.bytes)} in ${copy.blobs.copied.count} blobs, mounted ${copy.blobs.mounted.count}, skipped ${formatBytes(copy.blobs.present.bytes)} already present`
         : 'No content copied',
-      `Duration: ${formatDuration(result.durationMs)}`
+      `Duration: ${formatDuration(result.durationMs)}`,
+      ...Object.entries(result.rateLimits)
+        .filter(([, limit]) => limit?.remaining !== undefined)
+        .map(([side, limit]) => `Pull rate limit (${side}): ${describeRateLimit(limit!)}`)
     ])
     .addTable(rows)
     .write()

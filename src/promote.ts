@@ -1,6 +1,7 @@
 // One promotion: resolve the source, check the destination's tags, copy what is missing, write the
 // tags last, and confirm the destination serves the source's digest.
 import type { Dispatcher } from 'undici'
+import { AwsSession, parseEcrHost } from './aws.js'
 import type { Inputs } from './context.js'
 import { decide, describeConflicts, type Decision, type TagState } from './policy.js'
 import {
@@ -10,15 +11,21 @@ import {
   headManifest,
   isDockerHub,
   parseDocument,
+  probeUpload,
+  ProxyAwareDispatcher,
+  pushAccess,
   putManifest,
   RegistryClient,
+  RegistryError,
   repositoryScope,
   verifyStream,
   getBlob,
   type CopyStats,
   type Logger,
   type Manifest,
+  type Credentials,
   type Platform,
+  type RateLimit,
   type Reference
 } from './registry/index.js'
 
@@ -32,8 +39,11 @@ export interface Reporter extends Logger {
 export interface PromoteOptions {
   reporter: Reporter
   signal?: AbortSignal
+  /** Defaults to a keep-alive pool that honours HTTPS_PROXY, HTTP_PROXY and NO_PROXY. */
   dispatcher?: Dispatcher
   onSecret?: (secret: string) => void
+  /** The workflow's OIDC token for an audience (core.getIDToken in the action). */
+  getIdToken?: (audience: string) => Promise<string>
 }
 
 export interface PromoteResult {
@@ -48,6 +58,8 @@ export interface PromoteResult {
   platforms: string[]
   copy?: CopyStats
   requests: { source: number; destination: number }
+  /** Pull rate limits the registries announced (Docker Hub does). */
+  rateLimits: { source?: RateLimit; destination?: RateLimit }
   durationMs: number
 }
 
@@ -58,21 +70,38 @@ export class PromotionError extends Error {
 export async function promote(inputs: Inputs, options: PromoteOptions): Promise<PromoteResult> {
   const started = Date.now()
   const { reporter } = options
-  const source = createClient(inputs.source, inputs.sourceCredentials, options)
-  const destination = createClient(inputs.destination, inputs.destinationCredentials, options)
+  const dispatcher = options.dispatcher ?? new ProxyAwareDispatcher()
   const destRepo = inputs.destination.repository
   const destScopes = [repositoryScope(destRepo, 'pull,push')]
+  let source: RegistryClient | undefined
+  let destination: RegistryClient | undefined
 
   try {
+    const [sourceCredentials, destinationCredentials] = await logIn(inputs, options, dispatcher)
+    source = createClient(inputs.source, sourceCredentials, options, dispatcher)
+    destination = createClient(inputs.destination, destinationCredentials, options, dispatcher)
+    const src = source
+    const dst = destination
+
     const root = await reporter.group('Resolve source and check destination tags', async () => {
       const sourceRef = inputs.source.digest ?? inputs.source.tag ?? ''
       // The destination's auth handshake runs while the source manifest is fetched.
       const [manifest] = await Promise.all([
-        getManifest(source, inputs.source.repository, sourceRef).catch((error: unknown) => {
+        getManifest(src, inputs.source.repository, sourceRef).catch((error: unknown) => {
           throw wrap(`resolve source ${displayReference(inputs.source)}`, error)
         }),
-        destination.auth.authorization(destScopes).catch((error: unknown) => {
-          throw wrap(`authenticate to destination ${displayRegistry(inputs.destination.registry)}`, error)
+        dst.auth.authorization(destScopes).catch((error: unknown) => {
+          const refused = error instanceof RegistryError && (error.status === 401 || error.status === 403)
+          const hint = refused
+            ? isDockerHub(inputs.destination.registry)
+              ? 'check destination-username and destination-password (a Docker Hub access token)'
+              : 'check destination-username and destination-password'
+            : undefined
+          throw wrap(
+            `authenticate to destination ${displayRegistry(inputs.destination.registry)}`,
+            error,
+            hint
+          )
         })
       ])
       if (!manifest) {
@@ -84,13 +113,13 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
       return manifest
     })
 
-    const states = await checkTags(destination, destRepo, inputs, destScopes)
+    const states = await checkTags(dst, destRepo, inputs, destScopes)
     for (const state of states) {
       const now = state.current ? `points at ${state.current}` : 'does not exist'
       reporter.info(`destination tag ${state.tag}${state.floating ? ' (floating)' : ''} ${now}`)
     }
     const decision = decide(root.digest, states, inputs.ifExists)
-    const platforms = await listPlatforms(source, inputs.source.repository, root)
+    const platforms = await listPlatforms(src, inputs.source.repository, root)
 
     const base = {
       digest: root.digest,
@@ -110,7 +139,8 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
       tags,
       tagOutcomes: outcomes,
       copy,
-      requests: { source: source.stats.requests, destination: destination.stats.requests },
+      requests: { source: src.stats.requests, destination: dst.stats.requests },
+      rateLimits: { source: src.rateLimit, destination: dst.rateLimit },
       durationMs: Date.now() - started
     })
 
@@ -135,12 +165,13 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
       )
     }
 
+    await proveWriteAccess(dst, inputs, reporter)
     const rootPresent = decision.alreadyThere.length > 0
     const copy = await reporter
       .group(inputs.dryRun ? 'Check content (dry run)' : 'Copy content', () =>
         copyContent({
-          source: { client: source, repository: inputs.source.repository },
-          destination: { client: destination, repository: destRepo },
+          source: { client: src, repository: inputs.source.repository },
+          destination: { client: dst, repository: destRepo },
           root,
           rootPresent,
           concurrency: inputs.concurrency,
@@ -165,26 +196,119 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
       )
     }
 
-    await reporter.group('Write tags', () => writeTags(destination, destRepo, root, decision.write, reporter))
-    await confirm(destination, destRepo, decision.write[0], root.digest, destScopes)
+    await reporter.group('Write tags', () => writeTags(dst, destRepo, root, decision.write, reporter))
+    await confirm(dst, destRepo, decision.write[0], root.digest, destScopes)
     reporter.info(`confirmed: ${destRepo}:${decision.write[0]} serves ${root.digest}`)
     const tags = states.map((s) => s.tag)
     return finish('copied', tags, outcomesFor(root.digest, states, decision, 'copy'), copy)
   } finally {
-    await Promise.all([source.close(), destination.close()])
+    await Promise.all([source?.close(), destination?.close()])
+    if (!options.dispatcher) await dispatcher.close()
+  }
+}
+
+/**
+ * Credentials for each side: the explicit inputs win; an ECR registry gets an ECR login (through the
+ * OIDC role or the default AWS chain); anything else is anonymous.
+ */
+async function logIn(
+  inputs: Inputs,
+  options: PromoteOptions,
+  dispatcher: Dispatcher
+): Promise<[Credentials | undefined, Credentials | undefined]> {
+  const sides = [
+    { ref: inputs.source, explicit: inputs.sourceCredentials, name: 'source' },
+    { ref: inputs.destination, explicit: inputs.destinationCredentials, name: 'destination' }
+  ]
+  const ecr = sides.map((side) => (side.explicit ? undefined : parseEcrHost(side.ref.registry)))
+  if (!ecr.some(Boolean)) {
+    if (inputs.aws.roleToAssume) {
+      options.reporter.warning(
+        'role-to-assume is set, but no ECR registry needs an AWS login; the role is not used'
+      )
+    }
+    return [inputs.sourceCredentials, inputs.destinationCredentials]
+  }
+  const aws = new AwsSession(inputs.aws, {
+    dispatcher,
+    logger: options.reporter,
+    onSecret: options.onSecret ?? (() => undefined),
+    getIdToken:
+      options.getIdToken ??
+      (() => Promise.reject(new Error('no OIDC token source is configured for this run')))
+  })
+  const credentials = await Promise.all(
+    sides.map(async (side, i) => {
+      const registry = ecr[i]
+      if (!registry) return side.explicit
+      try {
+        return await aws.ecrLogin(registry, side.ref.registry)
+      } catch (error) {
+        throw wrap(`log in to ${side.name} ${side.ref.registry}`, error)
+      }
+    })
+  )
+  return [credentials[0], credentials[1]]
+}
+
+/**
+ * Fails before any byte is copied when the destination will refuse writes: from the token's own
+ * grant where it says (Docker Hub), else by opening and cancelling an upload (skipped in a dry run,
+ * which opens nothing).
+ */
+async function proveWriteAccess(client: RegistryClient, inputs: Inputs, reporter: Reporter): Promise<void> {
+  const repository = inputs.destination.repository
+  const where = `${displayRegistry(inputs.destination.registry)}/${repository}`
+  const hub = isDockerHub(inputs.destination.registry)
+  const fix = hub
+    ? 'For Docker Hub, destination-password must be an access token with Read & Write scope, and ' +
+      `destination-username must be allowed to push to ${repository} (check the namespace)`
+    : 'Check destination-username and destination-password, and that they may push to this repository'
+  const access = await pushAccess(client, repository).catch((error: unknown) => {
+    throw wrap(`check push access to ${where}`, error)
+  })
+  if (access === 'denied') {
+    throw new PromotionError(
+      `destination ${where}: the registry did not grant push access; nothing was written. ${fix}`
+    )
+  }
+  if (access === 'granted') {
+    reporter.info(`push access to ${where}: granted`)
+    return
+  }
+  if (inputs.dryRun) return
+  try {
+    await probeUpload(client, repository)
+  } catch (error) {
+    if (error instanceof RegistryError && (error.status === 401 || error.status === 403)) {
+      throw new PromotionError(
+        `destination ${where}: the registry refused an upload (${error.status}); nothing was written. ${fix}`,
+        {
+          cause: error
+        }
+      )
+    }
+    if (error instanceof RegistryError && error.status === 404) {
+      const hint = parseEcrHost(inputs.destination.registry)
+        ? 'ECR repositories must exist before a push: create it (aws ecr create-repository)'
+        : 'the repository does not exist or cannot be created by these credentials'
+      throw new PromotionError(`destination ${where}: ${hint}; nothing was written`, { cause: error })
+    }
+    throw wrap(`check push access to ${where}`, error)
   }
 }
 
 function createClient(
   ref: Reference,
-  credentials: Inputs['sourceCredentials'],
-  options: PromoteOptions
+  credentials: Credentials | undefined,
+  options: PromoteOptions,
+  dispatcher: Dispatcher
 ): RegistryClient {
   return new RegistryClient({
     registry: ref.registry,
     scheme: ref.scheme,
     credentials,
-    dispatcher: options.dispatcher,
+    dispatcher,
     logger: options.reporter,
     signal: options.signal,
     onSecret: options.onSecret

@@ -1,7 +1,7 @@
 // Reading from a registry: manifests (HEAD and GET) and blob streams.
 import { header } from './auth.js'
 import { digestOf, algorithmOf } from './digest.js'
-import { DigestMismatchError, RegistryError } from './errors.js'
+import { DigestMismatchError, parseErrorBody, RegistryError } from './errors.js'
 import { DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED, MANIFEST_ACCEPT } from './media-types.js'
 import { discard, repositoryScope, type RegistryClient, type Response } from './transport.js'
 
@@ -68,7 +68,17 @@ export async function getManifest(
     what
   })
   if (response.status === 404) {
-    await response.body.dump()
+    const details = parseErrorBody(await response.body.text().catch(() => ''))
+    if (details.some((d) => d.code === 'NAME_UNKNOWN')) {
+      throw new RegistryError(
+        `${what}: repository ${repository} does not exist (or these credentials cannot see it)`,
+        {
+          status: 404,
+          details,
+          retryable: false
+        }
+      )
+    }
     return undefined
   }
   const declared = Number(header(response.headers, 'content-length') ?? 0)

@@ -10,6 +10,8 @@ export interface RetryOptions {
   maxRetryAfterMs?: number
   signal?: AbortSignal
   onRetry?: (error: unknown, attempt: number, delayMs: number) => void
+  /** Which errors another attempt can fix; defaults to isRetryable. */
+  retryable?: (error: unknown) => boolean
   /** For tests: a deterministic source of randomness in [0, 1). */
   random?: () => number
 }
@@ -41,7 +43,7 @@ export async function withRetry<T>(
       return await operation(attempt)
     } catch (error) {
       if (options.signal?.aborted) throw options.signal.reason ?? error
-      if (attempt + 1 >= attempts || !isRetryable(error)) throw error
+      if (attempt + 1 >= attempts || !(options.retryable ?? isRetryable)(error)) throw error
       let delay = backoffDelay(attempt, options)
       if (error instanceof RegistryError && error.retryAfterMs !== undefined) {
         delay = Math.min(

@@ -52,12 +52,21 @@ export interface TransportStats {
   requests: number
 }
 
+/** The pull rate limit a registry announces (Docker Hub: `ratelimit-remaining: 76;w=21600`). */
+export interface RateLimit {
+  limit?: number
+  remaining?: number
+  windowSeconds?: number
+}
+
 export class RegistryClient {
   readonly registry: string
   readonly baseUrl: string
   readonly auth: Authenticator
   readonly logger: Logger
   readonly stats: TransportStats = { requests: 0 }
+  /** The latest rate limit the registry announced, if it announces one. */
+  rateLimit?: RateLimit
   private readonly dispatcher: Dispatcher
   private readonly retry: RetryOptions
   private readonly userAgent: string
@@ -89,6 +98,17 @@ export class RegistryClient {
 
   async close(): Promise<void> {
     if (this.ownsDispatcher) await this.dispatcher.close()
+  }
+
+  private noteRateLimit(headers: Record<string, string | string[] | undefined>): void {
+    const remaining = parseLimitHeader(header(headers, 'ratelimit-remaining'))
+    if (remaining.value === undefined) return
+    const limit = parseLimitHeader(header(headers, 'ratelimit-limit'))
+    this.rateLimit = {
+      remaining: remaining.value,
+      limit: limit.value,
+      windowSeconds: remaining.window ?? limit.window
+    }
   }
 
   /**
@@ -138,6 +158,7 @@ export class RegistryClient {
         )
       }
       const status = response.statusCode
+      if (url.origin === origin) this.noteRateLimit(response.headers)
       if (isRedirect(status) && (options.method === 'GET' || options.method === 'HEAD')) {
         const location = header(response.headers, 'location')
         await response.body.dump()
@@ -185,6 +206,11 @@ export class RegistryClient {
 export function discard(body: Dispatcher.ResponseData['body']): void {
   body.on('error', () => undefined)
   body.destroy()
+}
+
+function parseLimitHeader(value: string | undefined): { value?: number; window?: number } {
+  const match = value ? /^\s*(\d+)(?:\s*;\s*w=(\d+))?/.exec(value) : null
+  return match ? { value: Number(match[1]), window: match[2] ? Number(match[2]) : undefined } : {}
 }
 
 function isRedirect(status: number): boolean {

@@ -9,6 +9,27 @@ export interface BlobTarget {
   size: number
 }
 
+export type PushAccess = 'granted' | 'denied' | 'unknown'
+
+/**
+ * Whether the registry's token grants push on `repository`, read from the token's own `access`
+ * claim; `unknown` for Basic auth, anonymous access or opaque tokens.
+ */
+export async function pushAccess(client: RegistryClient, repository: string): Promise<PushAccess> {
+  const challenge = await client.auth.ping()
+  if (!challenge || challenge.scheme !== 'bearer') return 'unknown'
+  const token = await client.auth.token(challenge, [repositoryScope(repository, 'pull,push')])
+  if (!token.granted) return 'unknown'
+  const entry = token.granted.find((a) => a.type === 'repository' && a.name === repository)
+  return entry && (entry.actions.includes('push') || entry.actions.includes('*')) ? 'granted' : 'denied'
+}
+
+/** Proves write access by opening an upload session and cancelling it. */
+export async function probeUpload(client: RegistryClient, repository: string): Promise<void> {
+  const session = await startUpload(client, repository)
+  await cancelUpload(client, repository, session.location)
+}
+
 /** HEAD a blob at the destination. */
 export async function blobExists(
   client: RegistryClient,
