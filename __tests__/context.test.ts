@@ -126,3 +126,77 @@ describe('getInputs', () => {
     expect(inputs).toMatchObject({ ifExists: 'overwrite', dryRun: true, concurrency: 16 })
   })
 })
+
+describe('AWS inputs', () => {
+  test('defaults', () => {
+    const inputs = context.getInputs(reader(base), { GITHUB_REPOSITORY: 'acme/app', GITHUB_RUN_ID: '987654' })
+    expect(inputs.aws).toEqual({
+      roleToAssume: undefined,
+      audience: 'sts.amazonaws.com',
+      roleSessionName: 'ecr-promote-acme-app-987654',
+      roleDurationSeconds: 3600,
+      region: undefined
+    })
+  })
+
+  test.each([
+    [{}, 'ecr-promote'],
+    [{ GITHUB_REPOSITORY: 'acme/app', GITHUB_RUN_ID: '1' }, 'ecr-promote-acme-app-1'],
+    [
+      {
+        GITHUB_REPOSITORY: 'a-very-long-organisation-name/an-even-longer-repository-name-here',
+        GITHUB_RUN_ID: '12345678901'
+      },
+      /^ecr-promote-a-very-long-organisation-name-an-even-lo-12345678901$/
+    ],
+    [{ GITHUB_REPOSITORY: 'ac me/ap!p', GITHUB_RUN_ID: '2' }, 'ecr-promote-ac-me-ap-p-2']
+  ])('session name from %j', (env, expected) => {
+    const name = context.defaultSessionName(env)
+    if (typeof expected === 'string') expect(name).toBe(expected)
+    else expect(name).toMatch(expected)
+    expect(name).toMatch(/^[\w+=,.@-]{2,64}$/)
+  })
+
+  test('explicit values', () => {
+    const inputs = context.getInputs(
+      reader({
+        ...base,
+        'role-to-assume': 'arn:aws-cn:iam::123456789012:role/path/to/promoter',
+        audience: 'my-audience',
+        'role-session-name': 'release@v1.4.2',
+        'role-duration-seconds': '900',
+        'aws-region': 'cn-north-1'
+      })
+    )
+    expect(inputs.aws).toMatchObject({
+      roleToAssume: 'arn:aws-cn:iam::123456789012:role/path/to/promoter',
+      audience: 'my-audience',
+      roleSessionName: 'release@v1.4.2',
+      roleDurationSeconds: 900,
+      region: 'cn-north-1'
+    })
+  })
+
+  test.each([
+    [{ 'role-to-assume': 'promoter' }, 'role-to-assume', /IAM role ARN/],
+    [{ 'role-to-assume': 'arn:aws:iam::12345:role/x' }, 'role-to-assume', /IAM role ARN/],
+    [{ 'role-to-assume': 'arn:aws:iam::123456789012:user/x' }, 'role-to-assume', /IAM role ARN/],
+    [{ 'role-to-assume': 'arn:aws:iam::123456789012:role/x y' }, 'role-to-assume', /IAM role ARN/],
+    [{ 'role-session-name': 'a' }, 'role-session-name', /2 to 64 characters/],
+    [{ 'role-session-name': 'x'.repeat(65) }, 'role-session-name', /2 to 64 characters/],
+    [{ 'role-session-name': 'has space' }, 'role-session-name', /2 to 64 characters/],
+    [{ 'role-session-name': 'semi;colon' }, 'role-session-name', /2 to 64 characters/],
+    [{ 'role-duration-seconds': '600' }, 'role-duration-seconds', /from 900 to 43200/],
+    [{ 'role-duration-seconds': '50000' }, 'role-duration-seconds', /from 900 to 43200/],
+    [{ 'role-duration-seconds': '1h' }, 'role-duration-seconds', /whole number/],
+    [{ 'aws-region': 'US-EAST-1' }, 'aws-region', /region name/],
+    [{ audience: 'a b' }, 'audience', /one audience/],
+    [{ destination: 'docker.io/acme/team/app' }, 'destination', /NAMESPACE\/NAME/],
+    [{ destination: 'docker.io/library/app' }, 'destination', /library\/ namespace/],
+    [{ destination: 'nginx' }, 'destination', /library\/ namespace/]
+  ])('%j is refused naming %s', (overrides, input, message) => {
+    expect(() => context.getInputs(reader({ ...base, ...overrides }))).toThrow(
+      new RegExp(`^Input "${input}" .*${message.source}`)
+    )
+  })
+})
