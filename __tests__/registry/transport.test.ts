@@ -80,6 +80,30 @@ describe('redirects', () => {
   })
 })
 
+describe('rate limits', () => {
+  test('the pull rate limit a registry announces is recorded', async () => {
+    const registry = await serve((req, res) => {
+      if (req.url === '/v2/') return void res.writeHead(200).end()
+      res
+        .writeHead(200, {
+          'docker-content-digest': DIGEST,
+          'ratelimit-limit': '100;w=21600',
+          'ratelimit-remaining': '76;w=21600'
+        })
+        .end()
+    })
+    const client = new RegistryClient({ registry: `127.0.0.1:${registry.port}`, scheme: 'http' })
+    try {
+      expect(client.rateLimit).toBeUndefined()
+      await headManifest(client, 'app', 'v1')
+      expect(client.rateLimit).toEqual({ limit: 100, remaining: 76, windowSeconds: 21600 })
+    } finally {
+      await client.close()
+      await registry.close()
+    }
+  })
+})
+
 describe('retries', () => {
   test('5xx is retried until it succeeds; 404 and 401 are not retried', async () => {
     const counts: Record<string, number> = {}

@@ -60,7 +60,7 @@ async function call(registry, method, path, { headers = {}, body, repository } =
     method,
     headers: { ...headers, ...(authorization ? { authorization } : {}) },
     body,
-    dispatcher
+    dispatcher: registry.dispatcher ?? dispatcher
   })
   return res
 }

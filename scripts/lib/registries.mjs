@@ -3,8 +3,10 @@
 // token server of our own (the scheme Docker Hub uses).
 import { spawn, execFileSync } from 'node:child_process'
 import { createHash, generateKeyPairSync, createSign, randomUUID } from 'node:crypto'
-import { mkdtempSync, writeFileSync, rmSync, existsSync } from 'node:fs'
+import { mkdtempSync, writeFileSync, rmSync, existsSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import { Agent, request } from 'undici'
 import { createServer as createNetServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -54,17 +56,24 @@ export async function freePort() {
 }
 
 /**
- * Starts one registry. `auth`: 'none' | 'basic' | 'token'.
- * Returns { host, url, auth, tokenServer?, authHeader(repository, actions?), stop() }.
- */
-/**
- * @param {{ auth?: 'none' | 'basic' | 'token', tokenTtlSeconds?: number, advertisedTtlSeconds?: number, name?: string }} [options]
+ * Starts one registry. Returns { host, url, auth, tokenServer?, authHeader(repository, actions?), stop() }.
+ * With `tls` the registry (and its token server) serve HTTPS; `tokenRealm` and `tokenService` set the
+ * names clients see (e.g. https://auth.docker.io/token and registry.docker.io behind a test proxy).
+ * @param {{
+ *   auth?: 'none' | 'basic' | 'token', tokenTtlSeconds?: number, advertisedTtlSeconds?: number, name?: string,
+ *   tls?: { certPath: string, keyPath: string, ca: string }, tokenRealm?: string, tokenService?: string,
+ *   users?: Record<string, { password: string, bcrypt: string, actions: string[] }>
+ * }} [options]
  */
 export async function startRegistry({
   auth = 'none',
   tokenTtlSeconds = 300,
   advertisedTtlSeconds,
-  name = auth
+  name = auth,
+  tls = undefined,
+  tokenRealm = undefined,
+  tokenService = undefined,
+  users = USERS
 } = {}) {
   const binary = findRegistryBinary()
   const dir = mkdtempSync(join(tmpdir(), `ecr-promote-${name}-`))
@@ -76,7 +85,7 @@ export async function startRegistry({
     const htpasswd = join(dir, 'htpasswd')
     writeFileSync(
       htpasswd,
-      Object.entries(USERS)
+      Object.entries(users)
         .map(([user, u]) => `${user}:${u.bcrypt}`)
         .join('\n') + '\n'
     )
@@ -84,12 +93,15 @@ export async function startRegistry({
   } else if (auth === 'token') {
     tokenServer = await startTokenServer({
       dir,
-      service: `registry-${port}`,
+      service: tokenService ?? `registry-${port}`,
       ttlSeconds: tokenTtlSeconds,
-      advertisedTtlSeconds
+      advertisedTtlSeconds,
+      tls,
+      users
     })
+    const realm = tokenRealm ?? `${tokenServer.url}/token`
     authSection =
-      `auth:\n  token:\n    realm: ${tokenServer.url}/token\n    service: ${tokenServer.service}\n` +
+      `auth:\n  token:\n    realm: ${realm}\n    service: ${tokenServer.service}\n` +
       `    issuer: ${tokenServer.issuer}\n    rootcertbundle: ${tokenServer.certPath}\n`
   }
   const config = join(dir, 'config.yml')
@@ -112,6 +124,7 @@ export async function startRegistry({
       'http:',
       `  addr: ${host}`,
       `  secret: ${randomUUID()}`,
+      ...(tls ? ['  tls:', `    certificate: ${tls.certPath}`, `    key: ${tls.keyPath}`] : []),
       authSection
     ].join('\n')
   )
@@ -121,8 +134,10 @@ export async function startRegistry({
     stderr = (stderr + d.toString()).slice(-4000)
   })
   const exited = new Promise((resolve) => child.once('exit', resolve))
-  const url = `http://${host}`
-  await waitForHttp(`${url}/v2/`, child, () => stderr)
+  const url = `${tls ? 'https' : 'http'}://${host}`
+  // Fixtures talk to the registry directly (not through a test proxy), trusting the test CA.
+  const dispatcher = new Agent({ pipelining: 0, connect: tls ? { ca: tls.ca } : undefined })
+  await waitForHttp(`${url}/v2/`, child, () => stderr, dispatcher)
 
   const registry = {
     host,
@@ -130,12 +145,16 @@ export async function startRegistry({
     auth,
     dir,
     tokenServer,
+    dispatcher,
     process: child,
     /** An Authorization header value with push rights, for seeding and inspecting. */
     async authHeader(repository, actions = 'pull,push') {
-      if (auth === 'basic') return basic('promoter', USERS.promoter.password)
-      if (auth === 'token')
-        return `Bearer ${tokenServer.issue('promoter', [{ type: 'repository', name: repository, actions: actions.split(',') }])}`
+      const [user, entry] = Object.entries(users).find(([, u]) => u.actions.includes('push'))
+      if (auth === 'basic') return basic(user, entry.password)
+      if (auth === 'token') {
+        const access = [{ type: 'repository', name: repository, actions: actions.split(',') }]
+        return `Bearer ${tokenServer.issue(user, access)}`
+      }
       return undefined
     },
     async stop() {
@@ -147,19 +166,20 @@ export async function startRegistry({
         if (child.exitCode === null) child.kill('SIGKILL')
       }
       await tokenServer?.stop()
+      await dispatcher.close()
       rmSync(dir, { recursive: true, force: true })
     }
   }
   return registry
 }
 
-async function waitForHttp(url, child, stderr) {
+async function waitForHttp(url, child, stderr, dispatcher) {
   const deadline = Date.now() + 15000
   for (;;) {
     if (child.exitCode !== null) throw new Error(`docker-registry exited with ${child.exitCode}: ${stderr()}`)
     try {
-      const res = await fetch(url)
-      await res.arrayBuffer()
+      const res = await request(url, { dispatcher })
+      await res.body.dump()
       return
     } catch {
       if (Date.now() > deadline) throw new Error(`docker-registry did not answer at ${url}: ${stderr()}`)
@@ -196,7 +216,14 @@ function libtrustKeyId(publicKey) {
  * {token, access_token, expires_in, issued_at} like auth.docker.io. Anonymous callers and `reader`
  * get pull only; `promoter` gets what it asks for. It counts requests and keeps a log of them.
  */
-export async function startTokenServer({ dir, service, ttlSeconds = 300, advertisedTtlSeconds }) {
+export async function startTokenServer({
+  dir,
+  service,
+  ttlSeconds = 300,
+  advertisedTtlSeconds = undefined,
+  tls = undefined,
+  users = USERS
+}) {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
   const keyPath = join(dir, 'token-key.pem')
   const certPath = join(dir, 'token-cert.pem')
@@ -223,7 +250,7 @@ export async function startTokenServer({ dir, service, ttlSeconds = 300, adverti
   const kid = libtrustKeyId(publicKey)
   const issuer = 'ecr-promote-test-issuer'
   // advertisedTtlSeconds lets a test announce a longer life than the token really has.
-  const state = { requests: [], ttlSeconds, advertisedTtlSeconds }
+  const state = { requests: [], issued: [], ttlSeconds, advertisedTtlSeconds }
 
   const issue = (subject, access) => {
     const now = Math.floor(Date.now() / 1000)
@@ -241,10 +268,12 @@ export async function startTokenServer({ dir, service, ttlSeconds = 300, adverti
     const encode = (o) => Buffer.from(JSON.stringify(o)).toString('base64url')
     const unsigned = `${encode(header)}.${encode(claims)}`
     const signature = createSign('RSA-SHA256').update(unsigned).sign(privateKey).toString('base64url')
-    return `${unsigned}.${signature}`
+    const token = `${unsigned}.${signature}`
+    state.issued.push(token)
+    return token
   }
 
-  const server = createServer((req, res) => {
+  const handler = (req, res) => {
     const url = new URL(req.url, 'http://localhost')
     if (url.pathname !== '/token') {
       res.writeHead(404).end()
@@ -257,7 +286,7 @@ export async function startTokenServer({ dir, service, ttlSeconds = 300, adverti
       const [name, ...rest] = Buffer.from(value ?? '', 'base64')
         .toString('utf8')
         .split(':')
-      const known = USERS[name]
+      const known = users[name]
       if (scheme !== 'Basic' || !known || known.password !== rest.join(':')) {
         state.requests.push({ user: name, scopes: url.searchParams.getAll('scope'), denied: true })
         res.writeHead(401, { 'content-type': 'application/json' })
@@ -268,7 +297,7 @@ export async function startTokenServer({ dir, service, ttlSeconds = 300, adverti
       }
       user = name
     }
-    const allowed = user === 'anonymous' ? ['pull'] : USERS[user].actions
+    const allowed = user === 'anonymous' ? ['pull'] : users[user].actions
     const scopes = url.searchParams.getAll('scope')
     state.requests.push({ user, scopes })
     const access = scopes
@@ -288,17 +317,25 @@ export async function startTokenServer({ dir, service, ttlSeconds = 300, adverti
         issued_at: new Date().toISOString()
       })
     )
-  })
+  }
+  const server = tls
+    ? createHttpsServer({ cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) }, handler)
+    : createServer(handler)
   const port = await new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () => resolve(server.address().port))
   )
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
+    host: `127.0.0.1:${port}`,
     service,
     issuer,
     certPath,
     state,
     issue,
-    stop: () => new Promise((resolve) => server.close(() => resolve()))
+    stop: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      })
   }
 }

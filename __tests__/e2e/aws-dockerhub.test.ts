@@ -1,0 +1,250 @@
+// The whole path of a real release job, with only the unreachable parts stood in for: the GitHub OIDC
+// endpoint, STS and the ECR API are local fakes answering the real wire formats; the registries are
+// real docker-registry processes serving TLS under the real host names
+// (123456789012.dkr.ecr.us-east-1.amazonaws.com, registry-1.docker.io, auth.docker.io), reached
+// through an HTTPS proxy given in HTTPS_PROXY, trusted through a test CA in NODE_EXTRA_CA_CERTS.
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startRegistry, USERS } from '../../scripts/lib/registries.mjs'
+import { headDigest, seedImage } from '../../scripts/lib/images.mjs'
+import { errorsOf, runAction } from '../../scripts/lib/action.mjs'
+import { makeTestPki } from '../../scripts/lib/tls.mjs'
+import { startConnectProxy } from '../../scripts/lib/connect-proxy.mjs'
+import {
+  ECR_BCRYPT,
+  ECR_HOST,
+  ECR_PASSWORD,
+  ROLE,
+  SUBJECT,
+  startFakeAws
+} from '../../scripts/lib/fake-aws.mjs'
+
+type Registry = Awaited<ReturnType<typeof startRegistry>>
+type Run = Awaited<ReturnType<typeof runAction>>
+
+const ambientKeys = {
+  accessKeyId: 'AKIAAMBIENTEXAMPLE01',
+  secretAccessKey: 'ambient-secret-key-DO-NOT-PRINT'
+}
+let dir: string
+let ecr: Registry
+let hub: Registry
+let proxy: Awaited<ReturnType<typeof startConnectProxy>>
+let aws: Awaited<ReturnType<typeof startFakeAws>>
+let caPath: string
+let image: Awaited<ReturnType<typeof seedImage>>
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ecr-promote-pki-'))
+  const pki = makeTestPki(dir, [ECR_HOST, 'registry-1.docker.io', 'auth.docker.io'])
+  caPath = pki.caPath
+  ;[ecr, hub, aws] = await Promise.all([
+    startRegistry({
+      auth: 'basic',
+      tls: pki,
+      name: 'ecr',
+      users: { AWS: { password: ECR_PASSWORD, bcrypt: ECR_BCRYPT, actions: ['pull', 'push'] } }
+    }),
+    startRegistry({
+      auth: 'token',
+      tls: pki,
+      name: 'hub',
+      tokenRealm: 'https://auth.docker.io/token',
+      tokenService: 'registry.docker.io'
+    }),
+    startFakeAws({ ambientKeys })
+  ])
+  proxy = await startConnectProxy({
+    [`${ECR_HOST}:443`]: ecr.host,
+    'registry-1.docker.io:443': hub.host,
+    'auth.docker.io:443': hub.tokenServer!.host
+  })
+  image = await seedImage(ecr, 'app', '1.4.2', {
+    platforms: ['linux/amd64', 'linux/arm64'],
+    sharedLayers: [1024 * 1024],
+    layers: [256 * 1024],
+    format: 'oci'
+  })
+})
+
+afterAll(async () => {
+  await Promise.all([ecr?.stop(), hub?.stop(), proxy?.stop(), aws?.stop()])
+  rmSync(dir, { recursive: true, force: true })
+})
+
+function baseEnv(): Record<string, string> {
+  return {
+    HTTPS_PROXY: proxy.url,
+    NO_PROXY: '127.0.0.1,localhost',
+    NODE_EXTRA_CA_CERTS: caPath,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_CONFIG_FILE: join(dir, 'no-aws-config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-aws-credentials'),
+    GITHUB_REPOSITORY: 'acme/app',
+    GITHUB_RUN_ID: '4242',
+    ...aws.endpointEnv
+  }
+}
+
+const hubLogin = { 'destination-username': 'promoter', 'destination-password': USERS.promoter.password }
+
+function inputs(overrides: Record<string, string> = {}) {
+  return {
+    source: `${ECR_HOST}/app:1.4.2`,
+    destination: 'docker.io/acme/app',
+    'role-to-assume': ROLE,
+    ...hubLogin,
+    ...overrides
+  }
+}
+
+/** Everything the run printed or output, scanned for every secret any party handed out. */
+function expectNoSecrets(run: Run) {
+  const visible = [run.stdout, run.stderr, run.summary, JSON.stringify(run.outputs)]
+    .join('\n')
+    .split('\n')
+    .filter((line) => !line.startsWith('::add-mask::'))
+    .join('\n')
+  const secrets = [
+    ...aws.state.secrets,
+    ...hub.tokenServer!.state.issued,
+    USERS.promoter.password,
+    USERS.reader.password,
+    ambientKeys.secretAccessKey
+  ]
+  expect(secrets.length).toBeGreaterThan(4)
+  for (const secret of secrets) {
+    expect(visible).not.toContain(secret)
+    expect(visible).not.toContain(Buffer.from(secret).toString('base64'))
+  }
+}
+
+describe('ECR to Docker Hub over TLS through a proxy', () => {
+  test('the full OIDC path: role assumed, ECR login, Docker Hub token, copy by digest', async () => {
+    const stsBefore = aws.state.stsCalls.length
+    const run = await runAction(inputs({ 'floating-tags': 'latest' }), {
+      env: { ...baseEnv(), ...aws.oidcEnv }
+    })
+    expect(errorsOf(run)).toEqual([])
+    expect(run.code).toBe(0)
+    expect(run.outputs).toMatchObject({
+      digest: image.digest,
+      image: `docker.io/acme/app@${image.digest}`,
+      result: 'copied',
+      tags: '1.4.2,latest',
+      platforms: '["linux/amd64","linux/arm64"]'
+    })
+    expect(await headDigest(hub, 'acme/app', '1.4.2')).toBe(image.digest)
+    expect(await headDigest(hub, 'acme/app', 'latest')).toBe(image.digest)
+    expect(aws.state.stsCalls.slice(stsBefore)).toEqual([
+      { roleArn: ROLE, sessionName: 'ecr-promote-acme-app-4242', duration: '3600' }
+    ])
+    expect(aws.state.oidcRequests).toBeGreaterThan(0)
+    const tunnels = new Set(proxy.tunnels.map((t) => t.target))
+    expect(tunnels).toEqual(new Set([`${ECR_HOST}:443`, 'registry-1.docker.io:443', 'auth.docker.io:443']))
+    expect(proxy.tunnels.every((t) => t.allowed)).toBe(true)
+    expect(run.summary).toContain('docker.io/acme/app@')
+    expectNoSecrets(run)
+  })
+
+  test('ambient AWS credentials (no role): the SDK default chain logs in to ECR', async () => {
+    const stsBefore = aws.state.stsCalls.length
+    const ecrBefore = aws.state.ecrCalls.length
+    const run = await runAction(inputs({ 'role-to-assume': '', tags: 'ambient' }), {
+      env: {
+        ...baseEnv(),
+        AWS_ACCESS_KEY_ID: ambientKeys.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: ambientKeys.secretAccessKey
+      }
+    })
+    expect(errorsOf(run)).toEqual([])
+    expect(run.code).toBe(0)
+    expect(run.outputs.digest).toBe(image.digest)
+    expect(aws.state.stsCalls.length).toBe(stsBefore)
+    expect(aws.state.ecrCalls.slice(ecrBefore).map((c) => c.keyId)).toEqual([ambientKeys.accessKeyId])
+    expect(await headDigest(hub, 'acme/app', 'ambient')).toBe(image.digest)
+    expectNoSecrets(run)
+  })
+
+  test('a job without id-token: write fails saying what to add', async () => {
+    const run = await runAction(inputs({ tags: 'no-oidc' }), { env: baseEnv() })
+    expect(run.code).toBe(1)
+    const errors = errorsOf(run)
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toMatch(/permissions: id-token: write/)
+    expect(await headDigest(hub, 'acme/app', 'no-oidc')).toBeUndefined()
+    expectNoSecrets(run)
+  })
+
+  test('a role the token may not assume fails naming the role and the token subject', async () => {
+    const wrong = 'arn:aws:iam::123456789012:role/someone-else'
+    const run = await runAction(inputs({ 'role-to-assume': wrong, tags: 'wrong-role' }), {
+      env: { ...baseEnv(), ...aws.oidcEnv }
+    })
+    expect(run.code).toBe(1)
+    const errors = errorsOf(run)
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toContain(`assume role ${wrong}: AccessDenied`)
+    expect(errors[0]).toContain(`sub "${SUBJECT}"`)
+    expectNoSecrets(run)
+  })
+
+  test('a read-only Docker Hub token is refused before any byte is copied', async () => {
+    const run = await runAction(
+      inputs({
+        destination: 'docker.io/acme/readonly',
+        'destination-username': 'reader',
+        'destination-password': USERS.reader.password
+      }),
+      { env: { ...baseEnv(), ...aws.oidcEnv } }
+    )
+    expect(run.code).toBe(1)
+    const errors = errorsOf(run)
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toMatch(
+      /did not grant push access; nothing was written\. For Docker Hub, destination-password must be an access token with Read & Write scope/
+    )
+    expect(run.stdout).not.toContain('::group::Copy content')
+    expect(await headDigest(hub, 'acme/readonly', '1.4.2')).toBeUndefined()
+    expectNoSecrets(run)
+  })
+
+  describe('the destination tag exists with another digest', () => {
+    let other: Awaited<ReturnType<typeof seedImage>>
+    beforeAll(async () => {
+      other = await seedImage(hub, 'acme/conflict', '1.4.2', { layers: [2048], index: false })
+    })
+    const run = (ifExists: string) =>
+      runAction(inputs({ destination: 'docker.io/acme/conflict', 'if-exists': ifExists }), {
+        env: { ...baseEnv(), ...aws.oidcEnv }
+      })
+
+    test('fail: exits 1 naming the tag and both digests, the tag keeps its digest', async () => {
+      const result = await run('fail')
+      expect(result.code).toBe(1)
+      expect(errorsOf(result)).toEqual([
+        expect.stringContaining(`tag "1.4.2" points at ${other.digest}, not at the promoted ${image.digest}`)
+      ])
+      expect(await headDigest(hub, 'acme/conflict', '1.4.2')).toBe(other.digest)
+      expectNoSecrets(result)
+    })
+
+    test('skip: succeeds as skipped, the tag keeps its digest', async () => {
+      const result = await run('skip')
+      expect(result.code).toBe(0)
+      expect(result.outputs.result).toBe('skipped')
+      expect(await headDigest(hub, 'acme/conflict', '1.4.2')).toBe(other.digest)
+      expectNoSecrets(result)
+    })
+
+    test('overwrite: the tag moves to the promoted digest', async () => {
+      const result = await run('overwrite')
+      expect(result.code).toBe(0)
+      expect(result.outputs.result).toBe('copied')
+      expect(await headDigest(hub, 'acme/conflict', '1.4.2')).toBe(image.digest)
+      expectNoSecrets(result)
+    })
+  })
+})
