@@ -23,7 +23,9 @@ export async function startFakeAws({ ambientKeys } = {}) {
   const requestToken = `oidc-request-${randomBytes(12).toString('hex')}`
   const state = {
     oidcRequests: 0,
+    /** @type {{ roleArn: string | null, sessionName: string | null, duration: string | null }[]} */
     stsCalls: [],
+    /** @type {{ keyId: string | undefined, body: unknown }[]} */
     ecrCalls: [],
     issuedKeys: new Set(ambientKeys ? [ambientKeys.accessKeyId] : []),
     secrets: [requestToken, ECR_PASSWORD, Buffer.from(`AWS:${ECR_PASSWORD}`).toString('base64')]
