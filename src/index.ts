@@ -1,3 +1,10 @@
+import { setFlagsFromString } from 'node:v8'
 import { run } from './main.js'
+
+// undici parses HTTP with llhttp compiled to WebAssembly. V8 re-compiles hot wasm functions in
+// background threads, and the process cannot exit until those jobs finish: ~100 ms on every run
+// (measured: scripts/bench.mjs, scenario 6). The baseline (Liftoff) code parses fast enough, so keep
+// it. This runs before the first connection, which is when the parser is compiled.
+setFlagsFromString('--liftoff-only')
 
 void run()

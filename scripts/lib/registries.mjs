@@ -62,7 +62,7 @@ export async function freePort() {
  * @param {{
  *   auth?: 'none' | 'basic' | 'token', tokenTtlSeconds?: number, advertisedTtlSeconds?: number, name?: string,
  *   tls?: { certPath: string, keyPath: string, ca: string }, tokenRealm?: string, tokenService?: string,
- *   users?: Record<string, { password: string, bcrypt: string, actions: string[] }>
+ *   users?: Record<string, { password: string, bcrypt: string, actions: string[] }>, accessLog?: boolean
  * }} [options]
  */
 export async function startRegistry({
@@ -73,7 +73,8 @@ export async function startRegistry({
   tls = undefined,
   tokenRealm = undefined,
   tokenService = undefined,
-  users = USERS
+  users = USERS,
+  accessLog = false
 } = {}) {
   const binary = findRegistryBinary()
   const dir = mkdtempSync(join(tmpdir(), `ecr-promote-${name}-`))
@@ -112,7 +113,7 @@ export async function startRegistry({
       'log:',
       '  level: error',
       '  accesslog:',
-      '    disabled: true',
+      `    disabled: ${!accessLog}`,
       'storage:',
       '  filesystem:',
       `    rootdirectory: ${join(dir, 'data')}`,
@@ -128,7 +129,12 @@ export async function startRegistry({
       authSection
     ].join('\n')
   )
-  const child = spawn(binary, ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] })
+  // The access log (one line per request) goes to stdout; counting its lines counts requests.
+  let requests = 0
+  const child = spawn(binary, ['serve', config], { stdio: ['ignore', accessLog ? 'pipe' : 'ignore', 'pipe'] })
+  child.stdout?.on('data', (d) => {
+    for (const byte of d) if (byte === 10) requests++
+  })
   let stderr = ''
   child.stderr.on('data', (d) => {
     stderr = (stderr + d.toString()).slice(-4000)
@@ -147,6 +153,8 @@ export async function startRegistry({
     tokenServer,
     dispatcher,
     process: child,
+    /** Requests served so far (with `accessLog`). */
+    requestCount: () => requests,
     /** An Authorization header value with push rights, for seeding and inspecting. */
     async authHeader(repository, actions = 'pull,push') {
       const [user, entry] = Object.entries(users).find(([, u]) => u.actions.includes('push'))

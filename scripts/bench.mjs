@@ -1,0 +1,289 @@
+// npm run bench [-- --quick] [-- --rounds N] [-- --only 1,3]
+// Benchmarks the committed bundle against `skopeo copy --all --preserve-digests` on the same local
+// registries in the same run, alternating A B A B into fresh destination repositories, and writes
+// bench/results/latest.{md,json}. It measures; it never fails on timing.
+import { execFileSync, spawn } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { startRegistry } from './lib/registries.mjs'
+import { seedImage } from './lib/images.mjs'
+import { ROOT, runAction } from './lib/action.mjs'
+import { startDelayForwarder } from './lib/delay-forwarder.mjs'
+
+const args = process.argv.slice(2)
+const quick = args.includes('--quick')
+const rounds = Number(argValue('--rounds') ?? (quick ? 1 : 3))
+const only = argValue('--only')?.split(',').map(Number)
+const concurrency = argValue('--concurrency')
+const KiB = 1024
+const MiB = 1024 * KiB
+const scale = quick ? 1 / 16 : 1
+
+function argValue(name) {
+  const i = args.indexOf(name)
+  return i === -1 ? undefined : args[i + 1]
+}
+
+const SCENARIOS = [
+  {
+    id: 1,
+    name: 'large: 2 platforms x 8 layers x 32 MiB, 1 shared',
+    image: { platforms: 2, layers: 7, size: 32 * MiB, shared: 1 },
+    raw: true
+  },
+  {
+    id: 2,
+    name: 'many small: 2 platforms x 60 layers x 100 KiB',
+    image: { platforms: 2, layers: 60, size: 100 * KiB }
+  },
+  {
+    id: 3,
+    name: 'WAN: scenario 2, 25 ms each way',
+    image: { platforms: 2, layers: 60, size: 100 * KiB },
+    delayMs: 25
+  },
+  {
+    id: 4,
+    name: 're-promotion: destination holds image and tag',
+    image: { platforms: 2, layers: 60, size: 100 * KiB },
+    repromote: true
+  },
+  {
+    id: 5,
+    name: 'memory: 1 platform, one 1 GiB layer',
+    image: { platforms: 1, layers: 1, size: 1024 * MiB }
+  },
+  {
+    id: 6,
+    name: 'start-up: dry-run against loopback',
+    image: { platforms: 1, layers: 1, size: 1 * KiB },
+    dryRun: true
+  }
+].filter((s) => !only || only.includes(s.id))
+
+const SKOPEO_CACHES = [
+  '/var/lib/containers/cache/blob-info-cache-v1.boltdb',
+  '/var/lib/containers/cache/blob-info-cache-v1.sqlite',
+  join(process.env.HOME ?? '/root', '.local/share/containers/cache/blob-info-cache-v1.boltdb'),
+  join(process.env.HOME ?? '/root', '.local/share/containers/cache/blob-info-cache-v1.sqlite')
+]
+
+function median(values) {
+  const sorted = values.filter((v) => v !== undefined).sort((a, b) => a - b)
+  if (sorted.length === 0) return undefined
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+/** Runs a command under GNU time: wall, CPU seconds and peak RSS. */
+async function timed(command, commandArgs, env = process.env) {
+  const timeFile = join(ROOT, 'bench', 'results', '.time')
+  const started = process.hrtime.bigint()
+  const child = spawn('/usr/bin/time', ['-f', '%M %U %S', '-o', timeFile, command, ...commandArgs], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let output = ''
+  child.stdout.on('data', (d) => (output += d))
+  child.stderr.on('data', (d) => (output += d))
+  const code = await new Promise((resolve) => child.on('close', resolve))
+  const wallMs = Number(process.hrtime.bigint() - started) / 1e6
+  const [rssKiB, user, system] = readFileSync(timeFile, 'utf8')
+    .trim()
+    .split('\n')
+    .pop()
+    .split(' ')
+    .map(Number)
+  if (code !== 0) throw new Error(`${command} exited ${code}: ${output.slice(-2000)}`)
+  return { wallMs, cpuSeconds: user + system, rssMiB: rssKiB / 1024, output }
+}
+
+async function runOurs(source, dest, repo, scenario) {
+  const started = process.hrtime.bigint()
+  const run = await runAction(
+    {
+      source: `${source}/bench:v1`,
+      destination: `${dest}/${repo}:v1`,
+      'dry-run': scenario.dryRun ? 'true' : undefined,
+      concurrency
+    },
+    { measure: true }
+  )
+  const wallMs = Number(process.hrtime.bigint() - started) / 1e6
+  if (run.code !== 0) throw new Error(`ecr-promote failed: ${run.stdout.slice(-2000)}`)
+  const copied = /blobs: \d+ copied \(([\d.]+) (B|KiB|MiB|GiB)\)/.exec(run.stdout)
+  const unit = { B: 1, KiB: KiB, MiB: MiB, GiB: 1024 * MiB }
+  return {
+    wallMs,
+    cpuSeconds: run.usage.cpuSeconds,
+    rssMiB: run.usage.maxRssKiB / 1024,
+    bytes: copied ? Number(copied[1]) * unit[copied[2]] : 0,
+    digest: run.outputs.digest
+  }
+}
+
+async function runSkopeo(source, dest, repo, scenario) {
+  for (const cache of SKOPEO_CACHES) rmSync(cache, { force: true })
+  const base = ['--src-tls-verify=false', '--dest-tls-verify=false']
+  if (scenario.dryRun) {
+    // skopeo has no dry run; its nearest equivalent is inspecting the source.
+    return timed('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${source}/bench:v1`])
+  }
+  return timed('skopeo', [
+    'copy',
+    '--all',
+    '--preserve-digests',
+    '--quiet',
+    ...base,
+    `docker://${source}/bench:v1`,
+    `docker://${dest}/${repo}:v1`
+  ])
+}
+
+/** Every blob of the image streamed GET -> PUT with curl, `concurrency` at once: the floor for a copy. */
+async function runRaw(source, dest, repo, blobs, parallel) {
+  const script = `set -e
+d="$1"
+loc=$(curl -sS -o /dev/null -w '%{redirect_url}' -X POST "http://${dest}/v2/${repo}/blobs/uploads/")
+[ -n "$loc" ] || loc=$(curl -sS -D - -o /dev/null -X POST "http://${dest}/v2/${repo}/blobs/uploads/" | tr -d '\\r' | sed -n 's/^[Ll]ocation: //p')
+case "$loc" in *\\?*) sep='&';; *) sep='?';; esac
+curl -sS --fail "http://${source}/v2/bench/blobs/$d" | curl -sS --fail -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' -T - "$loc\${sep}digest=$d"
+`
+  const file = join(ROOT, 'bench', 'results', '.raw.sh')
+  writeFileSync(file, script)
+  const list = [...blobs.keys()].join('\n')
+  const started = process.hrtime.bigint()
+  await new Promise((resolve, reject) => {
+    const child = spawn('sh', ['-c', `xargs -P ${parallel} -n 1 sh ${file}`], {
+      stdio: ['pipe', 'ignore', 'pipe']
+    })
+    let err = ''
+    child.stderr.on('data', (d) => (err += d))
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`raw copy failed: ${err}`))))
+    child.stdin.end(list)
+  })
+  return { wallMs: Number(process.hrtime.bigint() - started) / 1e6 }
+}
+
+async function main() {
+  for (const tool of ['skopeo', 'curl', '/usr/bin/time']) {
+    try {
+      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' })
+    } catch {
+      throw new Error(`${tool} is missing: run bash scripts/ensure-deps.sh --bench`)
+    }
+  }
+  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true })
+  const skopeoVersion = execFileSync('skopeo', ['--version'], { encoding: 'utf8' }).trim()
+  const results = []
+  const parallel = Number(concurrency ?? 8)
+  for (const scenario of SCENARIOS) {
+    const src = await startRegistry({ name: 'bench-src', accessLog: true })
+    const dst = await startRegistry({ name: 'bench-dst', accessLog: true })
+    const forwarders = []
+    try {
+      const spec = scenario.image
+      const size = Math.max(1024, Math.round(spec.size * scale))
+      const platforms = ['linux/amd64', 'linux/arm64'].slice(0, spec.platforms)
+      const image = await seedImage(src, 'bench', 'v1', {
+        platforms,
+        layers: Array(spec.layers).fill(size),
+        sharedLayers: Array(spec.shared ?? 0).fill(size),
+        index: spec.platforms > 1
+      })
+      let srcHost = src.host
+      let dstHost = dst.host
+      if (scenario.delayMs) {
+        const a = await startDelayForwarder(src.host, scenario.delayMs)
+        const b = await startDelayForwarder(dst.host, scenario.delayMs)
+        forwarders.push(a, b)
+        srcHost = a.host
+        dstHost = b.host
+      }
+      const samples = { ours: [], skopeo: [], raw: [] }
+      for (let round = 0; round < rounds; round++) {
+        for (const tool of ['ours', 'skopeo']) {
+          const repo = `${tool}/r${round}`
+          if (scenario.repromote) {
+            // Put the image and tag in place first, then time a run that must change nothing.
+            await runOurs(srcHost, dstHost, repo, {})
+          }
+          const before = src.requestCount() + dst.requestCount()
+          const sample =
+            tool === 'ours'
+              ? await runOurs(srcHost, dstHost, repo, scenario)
+              : await runSkopeo(srcHost, dstHost, repo, scenario)
+          await new Promise((r) => setTimeout(r, 100)) // let the access logs flush
+          sample.requests = src.requestCount() + dst.requestCount() - before
+          if (tool === 'ours' && sample.digest !== image.digest)
+            throw new Error(`digest mismatch in scenario ${scenario.id}`)
+          samples[tool].push(sample)
+        }
+        if (scenario.raw)
+          samples.raw.push(await runRaw(src.host, dst.host, `raw/r${round}`, image.blobs, parallel))
+      }
+      const summary = {
+        id: scenario.id,
+        name: scenario.name,
+        blobs: image.blobs.size,
+        imageBytes: [...image.blobs.values()].reduce((a, b) => a + b, 0),
+        oursMs: median(samples.ours.map((s) => s.wallMs)),
+        skopeoMs: median(samples.skopeo.map((s) => s.wallMs)),
+        rawMs: median(samples.raw.map((s) => s.wallMs)),
+        oursCpuS: median(samples.ours.map((s) => s.cpuSeconds)),
+        oursRssMiB: Math.max(...samples.ours.map((s) => s.rssMiB)),
+        skopeoRssMiB: Math.max(...samples.skopeo.map((s) => s.rssMiB)),
+        oursBytes: median(samples.ours.map((s) => s.bytes)),
+        oursRequests: median(samples.ours.map((s) => s.requests)),
+        skopeoRequests: median(samples.skopeo.map((s) => s.requests)),
+        samples
+      }
+      summary.ratio = summary.oursMs / summary.skopeoMs
+      if (summary.rawMs) summary.ratioRaw = summary.oursMs / summary.rawMs
+      results.push(summary)
+      process.stdout.write(`${line(summary)}\n`)
+    } finally {
+      for (const f of forwarders) await f.stop()
+      await Promise.all([src.stop(), dst.stop()])
+    }
+  }
+  const machine = `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${skopeoVersion}`
+  const md = table(results, machine)
+  writeFileSync(join(ROOT, 'bench', 'results', quick ? 'quick.md' : 'latest.md'), md)
+  writeFileSync(
+    join(ROOT, 'bench', 'results', quick ? 'quick.json' : 'latest.json'),
+    JSON.stringify({ machine, quick, rounds, results }, null, 2)
+  )
+  for (const f of ['.time', '.raw.sh']) rmSync(join(ROOT, 'bench', 'results', f), { force: true })
+  process.stdout.write(`\n${md}`)
+}
+
+const ms = (v) => (v === undefined ? '—' : v < 1000 ? `${Math.round(v)} ms` : `${(v / 1000).toFixed(2)} s`)
+const mib = (v) => (v === undefined ? '—' : `${(v / MiB).toFixed(1)} MiB`)
+
+function line(r) {
+  return (
+    `scenario ${r.id} (${r.name}): ours ${ms(r.oursMs)}, skopeo ${ms(r.skopeoMs)}, ratio ${r.ratio.toFixed(2)}` +
+    (r.rawMs ? `, raw ${ms(r.rawMs)} (ours/raw ${r.ratioRaw.toFixed(2)})` : '') +
+    `, our CPU ${r.oursCpuS.toFixed(2)} s, our peak RSS ${r.oursRssMiB.toFixed(0)} MiB, moved ${mib(r.oursBytes)}, requests ${r.oursRequests} vs ${r.skopeoRequests}`
+  )
+}
+
+function table(results, machine) {
+  const rows = results.map(
+    (r) =>
+      `| ${r.id}. ${r.name} | ${ms(r.oursMs)} | ${ms(r.skopeoMs)} | ${r.ratio.toFixed(2)} | ${r.rawMs ? `${ms(r.rawMs)} (${r.ratioRaw.toFixed(2)})` : '—'} | ${r.oursCpuS.toFixed(2)} s | ${r.oursRssMiB.toFixed(0)} MiB | ${r.skopeoRssMiB.toFixed(0)} MiB | ${mib(r.oursBytes)} | ${r.oursRequests} / ${r.skopeoRequests} |`
+  )
+  return [
+    `Machine: ${machine}. ${rounds} round(s)${quick ? ', quick sizes (1/16)' : ''}, medians.`,
+    '',
+    '| scenario | ecr-promote | skopeo | ours / skopeo | raw curl (ours / raw) | our CPU | our peak RSS | skopeo peak RSS | bytes moved | requests (ours / skopeo) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows,
+    ''
+  ].join('\n')
+}
+
+if (!existsSync(join(ROOT, 'dist', 'index.js'))) throw new Error('dist/index.js is missing: npm run build')
+await main()
