@@ -1,5 +1,6 @@
 // One promotion: resolve the source, check the destination's tags, copy what is missing, write the
 // tags last, and confirm the destination serves the source's digest.
+import { setMaxListeners } from 'node:events'
 import type { Dispatcher } from 'undici'
 import { AwsSession, parseEcrHost } from './aws.js'
 import type { Inputs } from './context.js'
@@ -75,22 +76,28 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
   const destScopes = [repositoryScope(destRepo, 'pull,push')]
   let source: RegistryClient | undefined
   let destination: RegistryClient | undefined
+  // Ends every request still in flight when the promotion ends, whichever way it ends: work started
+  // alongside a step that failed (a proof of write access, say) must not go on retrying.
+  const done = new AbortController()
+  const signal = options.signal ? AbortSignal.any([options.signal, done.signal]) : done.signal
+  setMaxListeners(0, done.signal, signal)
 
   try {
     const [sourceCredentials, destinationCredentials] = await logIn(inputs, options, dispatcher)
-    source = createClient(inputs.source, sourceCredentials, options, dispatcher)
-    destination = createClient(inputs.destination, destinationCredentials, options, dispatcher)
+    source = createClient(inputs.source, sourceCredentials, options, dispatcher, signal)
+    destination = createClient(inputs.destination, destinationCredentials, options, dispatcher, signal)
     const src = source
     const dst = destination
 
-    const root = await reporter.group('Resolve source and check destination tags', async () => {
+    const { root, states } = await reporter.group('Resolve source and check destination tags', async () => {
       const sourceRef = inputs.source.digest ?? inputs.source.tag ?? ''
-      // The destination's auth handshake runs while the source manifest is fetched.
-      const [manifest] = await Promise.all([
-        getManifest(src, inputs.source.repository, sourceRef).catch((error: unknown) => {
-          throw wrap(`resolve source ${displayReference(inputs.source)}`, error)
-        }),
-        dst.auth.authorization(destScopes).catch((error: unknown) => {
+      const resolving = getManifest(src, inputs.source.repository, sourceRef).catch((error: unknown) => {
+        throw wrap(`resolve source ${displayReference(inputs.source)}`, error)
+      })
+      // The destination's tags are checked while the source resolves; a login failure is reported as such.
+      const checking = dst.auth
+        .authorization(destScopes)
+        .catch((error: unknown) => {
           const refused = error instanceof RegistryError && (error.status === 401 || error.status === 403)
           const hint = refused
             ? isDockerHub(inputs.destination.registry)
@@ -103,38 +110,39 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
             hint
           )
         })
-      ])
+        .then(() => checkTags(dst, destRepo, inputs, destScopes))
+      const [manifest, tagStates] = await Promise.all([resolving, checking])
       if (!manifest) {
         throw new PromotionError(
           `resolve source ${displayReference(inputs.source)}: manifest not found (404)`
         )
       }
       reporter.info(`source ${displayReference(inputs.source)} is ${manifest.digest} (${manifest.mediaType})`)
-      return manifest
+      for (const state of tagStates) {
+        const now = state.current ? `points at ${state.current}` : 'does not exist'
+        reporter.info(`destination tag ${state.tag}${state.floating ? ' (floating)' : ''} ${now}`)
+      }
+      return { root: manifest, states: tagStates }
     })
-
-    const states = await checkTags(dst, destRepo, inputs, destScopes)
-    for (const state of states) {
-      const now = state.current ? `points at ${state.current}` : 'does not exist'
-      reporter.info(`destination tag ${state.tag}${state.floating ? ' (floating)' : ''} ${now}`)
-    }
     const decision = decide(root.digest, states, inputs.ifExists)
-    const platforms = await listPlatforms(src, inputs.source.repository, root)
+    // Platforms are for the report: read them while the copy runs.
+    const listing = listPlatforms(src, inputs.source.repository, root)
+    listing.catch(() => undefined)
 
     const base = {
       digest: root.digest,
       mediaType: root.mediaType,
       image: `${displayRegistry(inputs.destination.registry)}/${destRepo}@${root.digest}`,
-      dryRun: inputs.dryRun,
-      platforms
+      dryRun: inputs.dryRun
     }
-    const finish = (
+    const finish = async (
       result: Result,
       tags: string[],
       outcomes: PromoteResult['tagOutcomes'],
       copy?: CopyStats
-    ) => ({
+    ): Promise<PromoteResult> => ({
       ...base,
+      platforms: await listing,
       result,
       tags,
       tagOutcomes: outcomes,
@@ -165,26 +173,29 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
       )
     }
 
-    await proveWriteAccess(dst, inputs, reporter)
-    const rootPresent = decision.alreadyThere.length > 0
-    const copy = await reporter
-      .group(inputs.dryRun ? 'Check content (dry run)' : 'Copy content', () =>
-        copyContent({
-          source: { client: src, repository: inputs.source.repository },
-          destination: { client: dst, repository: destRepo },
-          root,
-          rootPresent,
-          concurrency: inputs.concurrency,
-          dryRun: inputs.dryRun
-        })
-      )
-      .catch((error: unknown) => {
-        throw wrap(
-          `copy ${root.digest} to ${displayRegistry(inputs.destination.registry)}/${destRepo}`,
-          error,
-          'no tag was written'
-        )
+    // Write access is proven while the image is walked and checked; no upload starts before it is.
+    const gate = proveWriteAccess(dst, inputs, reporter)
+    gate.catch(() => undefined)
+    const copying = reporter.group(inputs.dryRun ? 'Check content (dry run)' : 'Copy content', () =>
+      copyContent({
+        source: { client: src, repository: inputs.source.repository },
+        destination: { client: dst, repository: destRepo },
+        root,
+        rootPresent: decision.alreadyThere.length > 0,
+        concurrency: inputs.concurrency,
+        dryRun: inputs.dryRun,
+        writeGate: gate
       })
+    )
+    copying.catch(() => undefined)
+    await gate
+    const copy = await copying.catch((error: unknown) => {
+      throw wrap(
+        `copy ${root.digest} to ${displayRegistry(inputs.destination.registry)}/${destRepo}`,
+        error,
+        'no tag was written'
+      )
+    })
 
     if (inputs.dryRun) {
       reporter.info(`dry run: would write tags ${decision.write.join(', ')}; nothing was written`)
@@ -196,12 +207,13 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
       )
     }
 
-    await reporter.group('Write tags', () => writeTags(dst, destRepo, root, decision.write, reporter))
+    await reporter.group('Write tags', () => writeTags(dst, destRepo, root, states, decision.write, reporter))
     await confirm(dst, destRepo, decision.write[0], root.digest, destScopes)
     reporter.info(`confirmed: ${destRepo}:${decision.write[0]} serves ${root.digest}`)
     const tags = states.map((s) => s.tag)
     return finish('copied', tags, outcomesFor(root.digest, states, decision, 'copy'), copy)
   } finally {
+    done.abort(new PromotionError('the promotion has ended'))
     await Promise.all([source?.close(), destination?.close()])
     if (!options.dispatcher) await dispatcher.close()
   }
@@ -302,7 +314,8 @@ function createClient(
   ref: Reference,
   credentials: Credentials | undefined,
   options: PromoteOptions,
-  dispatcher: Dispatcher
+  dispatcher: Dispatcher,
+  signal: AbortSignal
 ): RegistryClient {
   return new RegistryClient({
     registry: ref.registry,
@@ -310,7 +323,7 @@ function createClient(
     credentials,
     dispatcher,
     logger: options.reporter,
-    signal: options.signal,
+    signal,
     onSecret: options.onSecret
   })
 }
@@ -338,32 +351,43 @@ async function checkTags(
   )
 }
 
-/** Writes the root manifest's exact bytes under each tag; says what was written if one fails. */
+/**
+ * Writes the root manifest's exact bytes under each tag: the guarded tags together, then the floating
+ * ones. If a write fails, the error says which tags were written and which were not.
+ */
 async function writeTags(
   client: RegistryClient,
   repository: string,
   root: Manifest,
-  tags: string[],
+  states: TagState[],
+  write: string[],
   reporter: Reporter
 ): Promise<void> {
+  const floating = new Set(states.filter((s) => s.floating).map((s) => s.tag))
+  const groups = [write.filter((t) => !floating.has(t)), write.filter((t) => floating.has(t))]
   const written: string[] = []
-  for (const tag of tags) {
-    try {
-      const digest = await putManifest(client, repository, tag, root)
-      if (digest && digest !== root.digest) {
-        throw new PromotionError(`the registry stored the manifest as ${digest}, not ${root.digest}`)
-      }
-    } catch (error) {
+  for (const group of groups) {
+    const results = await Promise.allSettled(
+      group.map(async (tag) => {
+        const digest = await putManifest(client, repository, tag, root)
+        if (digest && digest !== root.digest) {
+          throw new PromotionError(`the registry stored the manifest as ${digest}, not ${root.digest}`)
+        }
+        written.push(tag)
+        reporter.info(`tag ${tag} -> ${root.digest}`)
+      })
+    )
+    const failed = results.findIndex((r) => r.status === 'rejected')
+    if (failed !== -1) {
       const done = written.length ? `tags written: ${written.join(', ')}` : 'no tag was written'
-      const left = tags.slice(written.length).join(', ')
+      const left = write.filter((t) => !written.includes(t)).join(', ')
+      const error = (results[failed] as PromiseRejectedResult).reason
       throw wrap(
-        `write tag ${repository}:${tag}`,
+        `write tag ${repository}:${group[failed]}`,
         error,
         `${done}; not written: ${left}; all content is present`
       )
     }
-    written.push(tag)
-    reporter.info(`tag ${tag} -> ${root.digest}`)
   }
 }
 

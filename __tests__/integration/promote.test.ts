@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
 import { promote, type PromoteResult } from '../../src/promote.js'
 import { USERS, startRegistry } from '../../scripts/lib/registries.mjs'
 import { blobPresent, headDigest, seedImage } from '../../scripts/lib/images.mjs'
+import { startForwarder } from '../../scripts/lib/proxy.mjs'
 import { inputsFrom, recordingReporter } from '../support/helpers.js'
 
 type Registry = Awaited<ReturnType<typeof startRegistry>>
@@ -249,7 +250,9 @@ describe.each(['plain', 'basic', 'token'])('to a %s registry', (kind) => {
     })
     expect(result.tags).toEqual(['1.4.2', 'latest', '1'])
     const written = result.log.filter((l) => l.startsWith('tag ')).map((l) => l.split(' ')[1])
-    expect(written).toEqual(['1.4.2', 'latest', '1'])
+    // The guarded tag first; the floating tags after it (written together, in any order).
+    expect(written[0]).toBe('1.4.2')
+    expect(written.slice(1).sort()).toEqual(['1', 'latest'])
     for (const tag of ['1.4.2', 'latest', '1']) expect(await headDigest(dest, repo, tag)).toBe(multi.digest)
   })
 
@@ -338,6 +341,36 @@ describe('failures', () => {
         'destination-password': 'wrong'
       })
     ).rejects.toThrow(/authenticate to destination .*refused the credentials/)
+  })
+
+  test('a registry that refuses uploads fails the run before any blob is read from the source', async () => {
+    await seedImage(source, 'src/refuse', 'v1', { platforms: ['linux/amd64', 'linux/arm64'], layers: [4096] })
+    const sourceWatch = await startForwarder(source.url)
+    const refusing = await startForwarder(registries.plain.url, (req, res) => {
+      if (req.method === 'POST' && req.url?.includes('/blobs/uploads/')) {
+        res.writeHead(403, { 'content-type': 'application/json' })
+        res.end(
+          JSON.stringify({
+            errors: [{ code: 'DENIED', message: 'requested access to the resource is denied' }]
+          })
+        )
+        return true
+      }
+      return false
+    })
+    try {
+      await expect(
+        run({
+          source: `${sourceWatch.host}/src/refuse:v1`,
+          'source-username': 'reader',
+          'source-password': USERS.reader.password,
+          destination: `${refusing.host}/refused/app`
+        })
+      ).rejects.toThrow(/refused an upload \(403\); nothing was written/)
+      expect(sourceWatch.seen.filter((r) => r.method === 'GET' && r.url.includes('/blobs/'))).toEqual([])
+    } finally {
+      await Promise.all([sourceWatch.stop(), refusing.stop()])
+    }
   })
 
   test('a pull-only user is refused before anything is copied', async () => {

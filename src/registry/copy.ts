@@ -15,9 +15,9 @@ import {
   type IndexDocument,
   type ManifestDocument
 } from './media-types.js'
-import { isValidDigest } from './reference.js'
+import { isDockerHub, isValidDigest } from './reference.js'
 import { withRetry } from './retry.js'
-import { discard, repositoryScope, type RegistryClient } from './transport.js'
+import { discard, repositoryScope, type RegistryClient, type Response } from './transport.js'
 import {
   blobExists,
   cancelUpload,
@@ -54,6 +54,8 @@ export interface CopyOptions {
   chunkBytes?: number
   /** Blob copy attempts, each from a fresh GET and a fresh upload session. */
   blobAttempts?: number
+  /** Uploads wait for this (e.g. a proof of push access); reads and existence checks do not. */
+  writeGate?: Promise<unknown>
 }
 
 export type BlobOutcome = 'present' | 'mounted' | 'copied' | 'would-copy'
@@ -114,17 +116,20 @@ class CopyEngine {
   async run(): Promise<CopyStats> {
     const started = Date.now()
     const { root } = this.options
-    // If the destination already holds the root by digest, the registry vouches for everything below it.
+    const document = parseDocument(root)
+    // A registry holding a manifest vouches for everything below it. An index needs no check of its
+    // own: each child is checked, and a present index means present children.
     const present =
       this.options.rootPresent ||
-      (await this.limit(() =>
-        headManifest(this.dest.client, this.dest.repository, root.digest, this.destScopes)
-      ))
+      (!('manifests' in document) &&
+        (await this.limit(() =>
+          headManifest(this.dest.client, this.dest.repository, root.digest, this.destScopes)
+        )))
     if (present) {
       this.stats.manifests.present++
       this.log.info(`${root.digest} is already present at the destination: no content to copy`)
     } else {
-      await this.ensureChildren(root)
+      await this.ensureChildren(document)
     }
     this.stats.durationMs = Date.now() - started
     return this.stats
@@ -139,8 +144,7 @@ class CopyEngine {
   }
 
   /** Everything a manifest refers to: blobs for an image, child manifests for an index. */
-  private async ensureChildren(manifest: Manifest): Promise<void> {
-    const document = parseDocument(manifest)
+  private async ensureChildren(document: IndexDocument | ManifestDocument): Promise<void> {
     if ('manifests' in document) {
       await Promise.all(document.manifests.map((child) => this.ensureManifest(child)))
       return
@@ -161,6 +165,14 @@ class CopyEngine {
   }
 
   private async copyManifest(descriptor: Descriptor): Promise<void> {
+    const { source } = this.options
+    const accept = descriptor.mediaType ? `${descriptor.mediaType}, ${MANIFEST_ACCEPT}` : MANIFEST_ACCEPT
+    const fetchSource = (): Promise<Manifest | undefined> =>
+      this.limit(() => getManifest(source.client, source.repository, descriptor.digest, undefined, accept))
+    // Fetch from the source while the destination is checked (one round trip instead of two), except
+    // from Docker Hub, where a manifest GET counts against the pull limit.
+    const early = isDockerHub(source.client.registry) ? undefined : fetchSource()
+    early?.catch(() => undefined)
     const present = await this.limit(() =>
       headManifest(this.dest.client, this.dest.repository, descriptor.digest, this.destScopes)
     )
@@ -168,11 +180,7 @@ class CopyEngine {
       this.stats.manifests.present++
       return
     }
-    const { source } = this.options
-    const accept = descriptor.mediaType ? `${descriptor.mediaType}, ${MANIFEST_ACCEPT}` : MANIFEST_ACCEPT
-    const manifest = await this.limit(() =>
-      getManifest(source.client, source.repository, descriptor.digest, undefined, accept)
-    )
+    const manifest = await (early ?? fetchSource())
     if (!manifest) {
       throw new RegistryError(
         `manifest ${descriptor.digest} is listed in the index but missing from the source`,
@@ -182,7 +190,7 @@ class CopyEngine {
         }
       )
     }
-    await this.ensureChildren(manifest)
+    await this.ensureChildren(parseDocument(manifest))
     if (this.options.dryRun) {
       this.stats.manifests.wouldPush++
       return
@@ -221,6 +229,7 @@ class CopyEngine {
     const { digest } = descriptor
     if (await blobExists(this.dest.client, this.dest.repository, digest)) return 'present'
     if (this.options.dryRun) return 'would-copy'
+    await this.options.writeGate
 
     let session: UploadSession | undefined
     if (this.sameRegistry) {
@@ -237,12 +246,26 @@ class CopyEngine {
     const target: BlobTarget = { repository: this.dest.repository, digest, size: descriptor.size }
     await withRetry(
       async () => {
-        const current = session ?? (await startUpload(this.dest.client, this.dest.repository))
+        // Open the upload and start the download together: one round trip instead of two.
+        const [opened, fetched] = await Promise.allSettled([
+          session ?? startUpload(this.dest.client, this.dest.repository),
+          getBlob(this.options.source.client, this.options.source.repository, digest)
+        ])
         session = undefined // a retry always starts from a fresh upload session
+        if (opened.status === 'rejected' || fetched.status === 'rejected') {
+          if (fetched.status === 'fulfilled') discard(fetched.value.body)
+          if (opened.status === 'fulfilled') {
+            void cancelUpload(this.dest.client, this.dest.repository, opened.value.location)
+          }
+          throw wrapBlobError(
+            digest,
+            opened.status === 'rejected' ? opened.reason : (fetched as PromiseRejectedResult).reason
+          )
+        }
         try {
-          await this.uploadOnce(target, current)
+          await this.uploadOnce(target, opened.value, fetched.value)
         } catch (error) {
-          void cancelUpload(this.dest.client, this.dest.repository, current.location)
+          void cancelUpload(this.dest.client, this.dest.repository, opened.value.location)
           throw wrapBlobError(digest, error)
         }
       },
@@ -260,9 +283,7 @@ class CopyEngine {
     return 'copied'
   }
 
-  private async uploadOnce(target: BlobTarget, session: UploadSession): Promise<void> {
-    const { source } = this.options
-    const response = await getBlob(source.client, source.repository, target.digest)
+  private async uploadOnce(target: BlobTarget, session: UploadSession, response: Response): Promise<void> {
     const count = (n: number): void => {
       this.stats.bytesTransferred += n
     }

@@ -152,7 +152,8 @@ export class RegistryClient {
           {
             method: options.method,
             url: redactUrl(url),
-            retryable: true,
+            // A closed or destroyed pool will not come back; anything else on the wire may.
+            retryable: !isPoolClosed(error),
             cause: error
           }
         )
@@ -206,6 +207,11 @@ export class RegistryClient {
 export function discard(body: Dispatcher.ResponseData['body']): void {
   body.on('error', () => undefined)
   body.destroy()
+}
+
+function isPoolClosed(error: unknown): boolean {
+  const code = (error as { code?: string }).code
+  return code === 'UND_ERR_DESTROYED' || code === 'UND_ERR_CLOSED'
 }
 
 function parseLimitHeader(value: string | undefined): { value?: number; window?: number } {
