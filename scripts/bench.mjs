@@ -35,7 +35,8 @@ const SCENARIOS = [
   {
     id: 2,
     name: 'many small: 2 platforms x 60 layers x 100 KiB',
-    image: { platforms: 2, layers: 60, size: 100 * KiB }
+    image: { platforms: 2, layers: 60, size: 100 * KiB },
+    raw: true
   },
   {
     id: 3,
@@ -177,7 +178,7 @@ async function main() {
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true })
   const skopeoVersion = execFileSync('skopeo', ['--version'], { encoding: 'utf8' }).trim()
   const results = []
-  const parallel = Number(concurrency ?? 8)
+  const parallel = Number(concurrency ?? 16)
   for (const scenario of SCENARIOS) {
     const src = await startRegistry({ name: 'bench-src', accessLog: true })
     const dst = await startRegistry({ name: 'bench-dst', accessLog: true })

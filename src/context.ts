@@ -16,7 +16,7 @@ export type IfExists = 'fail' | 'skip' | 'overwrite'
 export const IF_EXISTS_VALUES: readonly IfExists[] = ['fail', 'skip', 'overwrite']
 
 /** Chosen by measurement (README, Performance): past this, loopback and WAN copies gain nothing. */
-export const DEFAULT_CONCURRENCY = 8
+export const DEFAULT_CONCURRENCY = 16
 export const MAX_CONCURRENCY = 64
 
 export interface Inputs {

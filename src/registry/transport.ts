@@ -143,7 +143,11 @@ export class RegistryClient {
           headers,
           body: options.body as Dispatcher.DispatchOptions['body'],
           dispatcher: this.dispatcher,
-          signal: this.retry.signal
+          signal: this.retry.signal,
+          // undici closes the connection after every HEAD unless told not to (a guard against servers
+          // that send a body anyway). Registries do not, and existence checks are most of our requests:
+          // without this each one would pay a new TCP and TLS handshake.
+          reset: options.method === 'HEAD' ? false : undefined
         })
       } catch (error) {
         if (isAbort(error) || this.retry.signal?.aborted) throw error

@@ -24,10 +24,13 @@ export async function pushAccess(client: RegistryClient, repository: string): Pr
   return entry && (entry.actions.includes('push') || entry.actions.includes('*')) ? 'granted' : 'denied'
 }
 
-/** Proves write access by opening an upload session and cancelling it. */
+/**
+ * Proves write access by opening an upload session. Its cancellation is not awaited: it frees the
+ * session sooner, and proves nothing more.
+ */
 export async function probeUpload(client: RegistryClient, repository: string): Promise<void> {
   const session = await startUpload(client, repository)
-  await cancelUpload(client, repository, session.location)
+  void cancelUpload(client, repository, session.location)
 }
 
 /** HEAD a blob at the destination. */
