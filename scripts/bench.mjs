@@ -112,7 +112,8 @@ async function runOurs(source, dest, repo, scenario) {
     { measure: true }
   )
   const wallMs = Number(process.hrtime.bigint() - started) / 1e6
-  if (run.code !== 0) throw new Error(`ecr-promote failed: ${run.stdout.slice(-2000)}`)
+  if (run.code !== 0)
+    throw new Error(`ecr-promote exited ${run.code}: ${run.stdout.slice(-1500)}\n${run.stderr.slice(-1500)}`)
   const copied = /blobs: \d+ copied \(([\d.]+) (B|KiB|MiB|GiB)\)/.exec(run.stdout)
   const unit = { B: 1, KiB: KiB, MiB: MiB, GiB: 1024 * MiB }
   return {

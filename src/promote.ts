@@ -76,8 +76,8 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
   const destScopes = [repositoryScope(destRepo, 'pull,push')]
   let source: RegistryClient | undefined
   let destination: RegistryClient | undefined
-  // Ends every request still in flight when the promotion ends, whichever way it ends: work started
-  // alongside a step that failed (a proof of write access, say) must not go on retrying.
+  // Ends every request still in flight when the promotion fails: work started alongside the step
+  // that failed (the walk beside a proof of write access, say) must not go on retrying.
   const done = new AbortController()
   const signal = options.signal ? AbortSignal.any([options.signal, done.signal]) : done.signal
   setMaxListeners(0, done.signal, signal)
@@ -212,8 +212,12 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
     reporter.info(`confirmed: ${destRepo}:${decision.write[0]} serves ${root.digest}`)
     const tags = states.map((s) => s.tag)
     return finish('copied', tags, outcomesFor(root.digest, states, decision, 'copy'), copy)
+  } catch (error) {
+    // On success everything started has been awaited; on failure, work started alongside the step
+    // that failed must not go on.
+    done.abort(new PromotionError('the promotion has failed'))
+    throw error
   } finally {
-    done.abort(new PromotionError('the promotion has ended'))
     await Promise.all([source?.close(), destination?.close()])
     if (!options.dispatcher) await dispatcher.close()
   }

@@ -124,3 +124,20 @@ describe('withRetry', () => {
     await expect(pending).rejects.toThrow('cancelled')
   })
 })
+
+describe('withRetry time budget', () => {
+  test('stops retrying once the next wait would pass maxElapsedMs', async () => {
+    let calls = 0
+    await expect(
+      withRetry(
+        async () => {
+          calls++
+          throw new RegistryError('down', { status: 503 })
+        },
+        { attempts: 100, baseDelayMs: 40, maxDelayMs: 40, random: () => 0.99, maxElapsedMs: 100 }
+      )
+    ).rejects.toThrow('down')
+    expect(calls).toBeGreaterThanOrEqual(2)
+    expect(calls).toBeLessThanOrEqual(4)
+  })
+})

@@ -70,6 +70,13 @@ export interface CopyStats {
 }
 
 export const DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024
+/** Blobs up to this size are checked and transferred speculatively (see transferBlob). */
+const SPECULATE_BYTES = 1024 * 1024
+
+interface OpenTransfer {
+  session: UploadSession
+  response: Response
+}
 
 const FOREIGN_LAYER = /\.foreign\.|nondistributable/
 
@@ -227,50 +234,56 @@ class CopyEngine {
 
   private async transferBlob(descriptor: Descriptor): Promise<BlobOutcome> {
     const { digest } = descriptor
-    if (await blobExists(this.dest.client, this.dest.repository, digest)) return 'present'
-    if (this.options.dryRun) return 'would-copy'
-    await this.options.writeGate
-
+    let ready: OpenTransfer | undefined
     let session: UploadSession | undefined
-    if (this.sameRegistry) {
-      const mount = await mountBlob(
-        this.dest.client,
-        this.dest.repository,
-        digest,
-        this.options.source.repository
-      )
-      if (mount.mounted) return 'mounted'
-      session = { location: mount.location }
+    if (!this.options.dryRun && !this.sameRegistry && descriptor.size <= SPECULATE_BYTES) {
+      // A small blob is checked, its upload opened and its download started all at once: one round
+      // trip instead of two. When it turns out present, a cancelled session and a dropped small
+      // download are the whole cost.
+      await this.options.writeGate
+      const [exists, opened] = await Promise.allSettled([
+        blobExists(this.dest.client, this.dest.repository, digest),
+        this.openTransfer(digest)
+      ])
+      if (exists.status === 'rejected' || exists.value) {
+        if (opened.status === 'fulfilled') this.abandon(opened.value)
+        if (exists.status === 'rejected') throw exists.reason
+        return 'present'
+      }
+      // A failed open or download is retried below like any other attempt.
+      if (opened.status === 'fulfilled') ready = opened.value
+    } else {
+      if (await blobExists(this.dest.client, this.dest.repository, digest)) return 'present'
+      if (this.options.dryRun) return 'would-copy'
+      await this.options.writeGate
+      if (this.sameRegistry) {
+        const mount = await mountBlob(
+          this.dest.client,
+          this.dest.repository,
+          digest,
+          this.options.source.repository
+        )
+        if (mount.mounted) return 'mounted'
+        session = { location: mount.location }
+      }
     }
 
     const target: BlobTarget = { repository: this.dest.repository, digest, size: descriptor.size }
     await withRetry(
       async () => {
-        // Open the upload and start the download together: one round trip instead of two.
-        const [opened, fetched] = await Promise.allSettled([
-          session ?? startUpload(this.dest.client, this.dest.repository),
-          getBlob(this.options.source.client, this.options.source.repository, digest)
-        ])
-        session = undefined // a retry always starts from a fresh upload session
-        if (opened.status === 'rejected' || fetched.status === 'rejected') {
-          if (fetched.status === 'fulfilled') discard(fetched.value.body)
-          if (opened.status === 'fulfilled') {
-            void cancelUpload(this.dest.client, this.dest.repository, opened.value.location)
-          }
-          throw wrapBlobError(
-            digest,
-            opened.status === 'rejected' ? opened.reason : (fetched as PromiseRejectedResult).reason
-          )
-        }
+        const transfer = ready ?? (await this.openTransfer(digest, session))
+        // A retry always starts from a fresh download and a fresh upload session.
+        ready = undefined
+        session = undefined
         try {
-          await this.uploadOnce(target, opened.value, fetched.value)
+          await this.uploadOnce(target, transfer.session, transfer.response)
         } catch (error) {
-          void cancelUpload(this.dest.client, this.dest.repository, opened.value.location)
+          void cancelUpload(this.dest.client, this.dest.repository, transfer.session.location)
           throw wrapBlobError(digest, error)
         }
       },
       {
-        attempts: this.options.blobAttempts ?? 4,
+        attempts: this.options.blobAttempts ?? 5,
         signal: this.dest.client.signal,
         onRetry: (error, attempt, delay) => {
           this.stats.retries++
@@ -281,6 +294,27 @@ class CopyEngine {
       }
     )
     return 'copied'
+  }
+
+  /** Opens the upload and starts the download together: one round trip instead of two. */
+  private async openTransfer(digest: string, session?: UploadSession): Promise<OpenTransfer> {
+    const [opened, fetched] = await Promise.allSettled([
+      session ?? startUpload(this.dest.client, this.dest.repository),
+      getBlob(this.options.source.client, this.options.source.repository, digest)
+    ])
+    if (opened.status === 'fulfilled' && fetched.status === 'fulfilled') {
+      return { session: opened.value, response: fetched.value }
+    }
+    if (fetched.status === 'fulfilled') discard(fetched.value.body)
+    if (opened.status === 'fulfilled')
+      void cancelUpload(this.dest.client, this.dest.repository, opened.value.location)
+    const reason = opened.status === 'rejected' ? opened.reason : (fetched as PromiseRejectedResult).reason
+    throw wrapBlobError(digest, reason)
+  }
+
+  private abandon(transfer: OpenTransfer): void {
+    discard(transfer.response.body)
+    void cancelUpload(this.dest.client, this.dest.repository, transfer.session.location)
   }
 
   private async uploadOnce(target: BlobTarget, session: UploadSession, response: Response): Promise<void> {

@@ -8,6 +8,8 @@ export interface RetryOptions {
   maxDelayMs?: number
   /** Upper bound on a server-requested Retry-After wait. */
   maxRetryAfterMs?: number
+  /** No retry starts once this much time has passed since the first attempt. */
+  maxElapsedMs?: number
   signal?: AbortSignal
   onRetry?: (error: unknown, attempt: number, delayMs: number) => void
   /** Which errors another attempt can fix; defaults to isRetryable. */
@@ -16,13 +18,16 @@ export interface RetryOptions {
   random?: () => number
 }
 
+// Eight attempts ride out a registry that is down for several seconds (a restart, a failover) while
+// the elapsed-time budget keeps a hopeless run from hanging a release job.
 export const DEFAULT_RETRY: Required<
-  Pick<RetryOptions, 'attempts' | 'baseDelayMs' | 'maxDelayMs' | 'maxRetryAfterMs'>
+  Pick<RetryOptions, 'attempts' | 'baseDelayMs' | 'maxDelayMs' | 'maxRetryAfterMs' | 'maxElapsedMs'>
 > = {
-  attempts: 5,
-  baseDelayMs: 200,
-  maxDelayMs: 10_000,
-  maxRetryAfterMs: 60_000
+  attempts: 8,
+  baseDelayMs: 250,
+  maxDelayMs: 8_000,
+  maxRetryAfterMs: 60_000,
+  maxElapsedMs: 120_000
 }
 
 /** Full jitter: a uniform wait in [0, min(max, base * 2^attempt)). */
@@ -38,6 +43,7 @@ export async function withRetry<T>(
   options: RetryOptions = {}
 ): Promise<T> {
   const attempts = options.attempts ?? DEFAULT_RETRY.attempts
+  const deadline = Date.now() + (options.maxElapsedMs ?? DEFAULT_RETRY.maxElapsedMs)
   for (let attempt = 0; ; attempt++) {
     try {
       return await operation(attempt)
@@ -51,6 +57,7 @@ export async function withRetry<T>(
           options.maxRetryAfterMs ?? DEFAULT_RETRY.maxRetryAfterMs
         )
       }
+      if (Date.now() + delay > deadline) throw error
       options.onRetry?.(error, attempt + 1, delay)
       await sleep(delay, options.signal)
     }

@@ -184,6 +184,9 @@ export class RegistryClient {
         continue
       }
       if (options.expect.includes(status) || options.allow?.includes(status)) {
+        // Whoever reads the body sees its errors through the read. This listener is for a body that is
+        // already read, or dropped, when an abort destroys it: that is expected, not a crash.
+        response.body.on('error', () => undefined)
         return { status, headers: response.headers, body: response.body, url }
       }
       if (status === 401 && url.origin === origin && !reauthenticated) {
