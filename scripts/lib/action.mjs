@@ -13,6 +13,9 @@ const TIME = '/usr/bin/time'
 /**
  * inputs: { source: '...', 'if-exists': 'skip', ... } (names as in action.yml).
  * options.measure: run under GNU time and report peak RSS (KiB) and CPU seconds.
+ * options.onSpawn: called with the child process (to signal it, say).
+ * @param {Record<string, string | undefined>} inputs
+ * @param {{ env?: Record<string, string>, measure?: boolean, timeoutMs?: number, onSpawn?: (child: import('node:child_process').ChildProcess) => void }} [options]
  */
 export async function runAction(inputs, { env = {}, measure = false, timeoutMs = 600_000, onSpawn } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'ecr-promote-run-'))

@@ -10,6 +10,7 @@ import { createServer, request as httpRequest } from 'node:http'
  *      | { resetRequestAfter: number }    cut the connection after N bytes of the request body
  *      | { corrupt: true }                forward, but flip the bytes of the response body
  *      | { redirectTo: string }           answer 307 to this origin, same path and query
+ *      | { delayMs: number }              forward after a pause (a slow link, a long copy)
  *      | { handle: (req, res) => void }   anything else
  * random: { seed, reset?, error5xx?, throttle429? }: per-request probabilities (soak).
  *
@@ -17,7 +18,7 @@ import { createServer, request as httpRequest } from 'node:http'
  * @param {{ rules?: any[], random?: { seed: number, reset?: number, error5xx?: number, throttle429?: number } }} [options]
  */
 export async function startFaultProxy(targetUrl, { rules = [], random } = {}) {
-  const target = new URL(targetUrl)
+  let target = new URL(targetUrl)
   const stats = {
     requests: 0,
     injected: /** @type {Record<string, number>} */ ({}),
@@ -97,6 +98,15 @@ export async function startFaultProxy(targetUrl, { rules = [], random } = {}) {
       res.writeHead(307, { location: `${fault.redirectTo}${req.url}` }).end()
       return
     }
+    if (fault?.delayMs) {
+      count('delay')
+      req.pause()
+      setTimeout(() => {
+        req.resume()
+        forward(req, res)
+      }, fault.delayMs)
+      return
+    }
     if (fault?.handle) {
       count('handled')
       fault.handle(req, res)
@@ -173,6 +183,10 @@ export async function startFaultProxy(targetUrl, { rules = [], random } = {}) {
     url: `http://127.0.0.1:${port}`,
     stats,
     rules,
+    /** Points the proxy elsewhere (a token server started after the proxy, say). */
+    setTarget(url) {
+      target = new URL(url)
+    },
     /** Drops every connection and refuses new ones until `up()` (a registry restart, say). */
     down() {
       down = true
