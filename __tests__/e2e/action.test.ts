@@ -5,6 +5,7 @@ import { startRegistry, USERS } from '../../scripts/lib/registries.mjs'
 import { headDigest, seedImage } from '../../scripts/lib/images.mjs'
 import { errorsOf, runAction } from '../../scripts/lib/action.mjs'
 import { startForwarder } from '../../scripts/lib/proxy.mjs'
+import { expectNoSecrets } from '../support/helpers.js'
 
 type Registry = Awaited<ReturnType<typeof startRegistry>>
 let source: Registry
@@ -32,25 +33,6 @@ afterAll(async () => Promise.all([source?.stop(), dest?.stop()]))
 const srcInputs = { source: '', 'source-username': 'reader', 'source-password': USERS.reader.password }
 const from = (ref: string) => ({ ...srcInputs, source: `${source.host}/${ref}` })
 
-function expectNoSecrets(run: {
-  stdout: string
-  stderr: string
-  outputs: Record<string, string>
-  summary: string
-}) {
-  const everything = [run.stdout, run.stderr, run.summary, JSON.stringify(run.outputs)].join('\n')
-  // ::add-mask:: lines are how the runner learns what to hide; everything else must be clean.
-  const visible = everything
-    .split('\n')
-    .filter((l) => !l.startsWith('::add-mask::'))
-    .join('\n')
-  for (const secret of secrets) {
-    expect(visible).not.toContain(secret)
-    expect(visible).not.toContain(Buffer.from(secret).toString('base64'))
-    expect(visible).not.toContain(Buffer.from(`promoter:${secret}`).toString('base64'))
-  }
-}
-
 describe('node dist/index.js', () => {
   test('promotes, sets every output, writes the summary, then a re-run is a no-op', async () => {
     const inputs = {
@@ -73,14 +55,14 @@ describe('node dist/index.js', () => {
     expect(run.summary).toContain(image.digest)
     expect(run.stdout).toMatch(/::group::Copy content/)
     expect(run.stdout).toMatch(/blobs: 5 copied/)
-    expectNoSecrets(run)
+    expectNoSecrets(run, secrets)
 
     const again = await runAction(inputs)
     expect(again.code).toBe(0)
     expect(again.outputs.result).toBe('unchanged')
     expect(again.outputs.digest).toBe(image.digest)
     expect(again.stdout).toMatch(/requests: 1 source, 3 destination/)
-    expectNoSecrets(again)
+    expectNoSecrets(again, secrets)
   })
 
   test('if-exists fail exits non-zero with one error naming the tag and both digests', async () => {
@@ -96,7 +78,7 @@ describe('node dist/index.js', () => {
     expect(errors[0]).toContain(`tag "1.4.2" points at ${other.digest}, not at the promoted ${image.digest}`)
     expect(run.outputs).toEqual({})
     expect(await headDigest(dest, 'acme/taken', '1.4.2')).toBe(other.digest)
-    expectNoSecrets(run)
+    expectNoSecrets(run, secrets)
   })
 
   test('if-exists skip succeeds with result skipped', async () => {

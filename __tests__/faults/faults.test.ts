@@ -8,6 +8,7 @@ import { startRegistry, USERS } from '../../scripts/lib/registries.mjs'
 import { blobPresent, headDigest, seedImage } from '../../scripts/lib/images.mjs'
 import { errorsOf, runAction } from '../../scripts/lib/action.mjs'
 import { startFaultProxy } from '../../scripts/lib/fault-proxy.mjs'
+import { expectNoSecrets } from '../support/helpers.js'
 
 type Registry = Awaited<ReturnType<typeof startRegistry>>
 type Proxy = Awaited<ReturnType<typeof startFaultProxy>>
@@ -98,25 +99,13 @@ function tally(...proxies: Proxy[]) {
   }
 }
 
-function expectClean(run: Run) {
-  const visible = [run.stdout, run.stderr, run.summary, JSON.stringify(run.outputs)]
-    .join('\n')
-    .split('\n')
-    .filter((l) => !l.startsWith('::add-mask::'))
-    .join('\n')
-  for (const secret of [...secrets, ...dest.tokenServer!.state.issued]) {
-    expect(visible).not.toContain(secret)
-    expect(visible).not.toContain(Buffer.from(secret).toString('base64'))
-  }
-}
-
 async function expectPromoted(repo: string, run: Run) {
   expect(errorsOf(run)).toEqual([])
   expect(run.code).toBe(0)
   expect(run.outputs.digest).toBe(image.digest)
   expect(await headDigest(dest, repo, 'v1')).toBe(image.digest)
   for (const digest of image.blobs.keys()) expect(await blobPresent(dest, repo, digest)).toBe(true)
-  expectClean(run)
+  expectNoSecrets(run, [...secrets, ...dest.tokenServer!.state.issued])
 }
 
 const bigBlob = () => [...image.blobs.entries()].sort((a, b) => b[1] - a[1])[0][0]

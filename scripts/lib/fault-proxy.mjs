@@ -13,11 +13,19 @@ import { createServer, request as httpRequest } from 'node:http'
  *      | { delayMs: number }              forward after a pause (a slow link, a long copy)
  *      | { handle: (req, res) => void }   anything else
  * random: { seed, reset?, error5xx?, throttle429? }: per-request probabilities (soak).
+ * intercept(req, res): called first; returns true when it answered the request itself.
  *
  * @param {string} targetUrl
- * @param {{ rules?: any[], random?: { seed: number, reset?: number, error5xx?: number, throttle429?: number } }} [options]
+ * @param {{
+ *   rules?: any[],
+ *   random?: { seed: number, reset?: number, error5xx?: number, throttle429?: number },
+ *   intercept?: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => boolean | Promise<boolean>
+ * }} [options]
  */
-export async function startFaultProxy(targetUrl, { rules = [], random } = {}) {
+export async function startFaultProxy(
+  targetUrl,
+  { rules = [], random = undefined, intercept = undefined } = {}
+) {
   let target = new URL(targetUrl)
   const stats = {
     requests: 0,
@@ -62,14 +70,16 @@ export async function startFaultProxy(targetUrl, { rules = [], random } = {}) {
     return undefined
   }
 
-  const server = createServer((req, res) => {
+  const server = createServer(async (req, res) => {
     stats.requests++
     stats.log.push({
       method: req.method,
       url: req.url,
+      headers: { ...req.headers },
       authorization: req.headers.authorization,
       at: Date.now()
     })
+    if (intercept && (await intercept(req, res))) return
     if (down) {
       count('down')
       req.socket.destroy()
