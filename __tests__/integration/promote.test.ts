@@ -325,6 +325,27 @@ describe('within one registry', () => {
 })
 
 describe('failures', () => {
+  test('a missing source repository (NAME_UNKNOWN, as ECR answers) fails saying it does not exist', async () => {
+    // distribution answers MANIFEST_UNKNOWN even for an unknown repository; ECR says NAME_UNKNOWN.
+    const ecrLike = await startForwarder(registries.plain.url, (req, res) => {
+      if (!req.url?.includes('/manifests/')) return false
+      res.writeHead(404, { 'content-type': 'application/json' })
+      res.end(
+        JSON.stringify({
+          errors: [{ code: 'NAME_UNKNOWN', message: "The repository with name 'gone' does not exist" }]
+        })
+      )
+      return true
+    })
+    try {
+      await expect(
+        run({ source: `${ecrLike.host}/gone:v1`, destination: `${registries.plain.host}/x/y` })
+      ).rejects.toThrow(/resolve source 127\.0\.0\.1:\d+\/gone:v1: .*repository gone does not exist/)
+    } finally {
+      await ecrLike.stop()
+    }
+  })
+
   test('a missing source tag fails naming the source', async () => {
     await expect(
       run({ ...sourceInputs('src/plain', 'nope'), destination: `${registries.plain.host}/x/y` })

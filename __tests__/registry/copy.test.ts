@@ -6,6 +6,7 @@ import { getManifest } from '../../src/registry/fetch.js'
 import { RegistryClient } from '../../src/registry/transport.js'
 import { startRegistry } from '../../scripts/lib/registries.mjs'
 import { startForwarder } from '../../scripts/lib/proxy.mjs'
+import { startFaultProxy } from '../../scripts/lib/fault-proxy.mjs'
 import { blobPresent, seedImage } from '../../scripts/lib/images.mjs'
 import { promote } from '../../src/promote.js'
 import { inputsFrom, recordingReporter } from '../support/helpers.js'
@@ -91,6 +92,61 @@ describe('uploads', () => {
       expect(forwarder.seen.some((r) => r.method === 'PATCH')).toBe(true)
     } finally {
       await forwarder.stop()
+    }
+  })
+})
+
+describe('upload sessions', () => {
+  test('relative upload Locations are resolved and keep their query; no mount is tried across registries', async () => {
+    const proxy = await startFaultProxy(dest.url, { relativeLocations: true })
+    try {
+      const stats = await copyWith(proxy.host, 'relative')
+      expect(stats.blobs.copied.count).toBe(image.blobs.size)
+      for (const digest of image.blobs.keys()) expect(await blobPresent(dest, 'relative', digest)).toBe(true)
+      // distribution keeps its upload state in the query (_state=...): every PUT carried it back.
+      const puts = proxy.stats.log.filter(
+        (r: { method: string; url: string }) => r.method === 'PUT' && r.url.includes('/blobs/uploads/')
+      )
+      expect(puts.length).toBe(image.blobs.size)
+      expect(puts.every((r: { url: string }) => r.url.includes('_state=') && r.url.includes('digest='))).toBe(
+        true
+      )
+      expect(proxy.stats.log.some((r: { url: string }) => r.url.includes('mount='))).toBe(false)
+    } finally {
+      await proxy.stop()
+    }
+  })
+
+  test('chunked uploads honour OCI-Chunk-Min-Length', async () => {
+    const min = 100 * 1024
+    const proxy = await startFaultProxy(dest.url, {
+      rules: [
+        {
+          method: 'POST',
+          path: /\/blobs\/uploads\/$/,
+          times: 1000,
+          fault: { addHeaders: { 'oci-chunk-min-length': String(min) } }
+        }
+      ]
+    })
+    try {
+      const stats = await copyWith(proxy.host, 'minchunk', { uploadMode: 'chunked', chunkBytes: 16 * 1024 })
+      expect(stats.blobs.copied.count).toBe(image.blobs.size)
+      for (const digest of image.blobs.keys()) expect(await blobPresent(dest, 'minchunk', digest)).toBe(true)
+      const patches = proxy.stats.log.filter((r: { method: string }) => r.method === 'PATCH')
+      const sizes = patches.map((r: { headers: Record<string, string> }) =>
+        Number(r.headers['content-length'])
+      )
+      // Every chunk but a blob's last is at least the minimum (never the 16 KiB asked for).
+      const expected = [...image.blobs.values()].reduce(
+        (n, size) => n + Math.max(1, Math.ceil(size / min)),
+        0
+      )
+      expect(patches).toHaveLength(expected)
+      expect(sizes.filter((n) => n === min).length).toBeGreaterThan(0)
+      expect(sizes.every((n) => n <= min)).toBe(true)
+    } finally {
+      await proxy.stop()
     }
   })
 })

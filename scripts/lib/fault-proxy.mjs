@@ -11,20 +11,23 @@ import { createServer, request as httpRequest } from 'node:http'
  *      | { corrupt: true }                forward, but flip the bytes of the response body
  *      | { redirectTo: string }           answer 307 to this origin, same path and query
  *      | { delayMs: number }              forward after a pause (a slow link, a long copy)
+ *      | { addHeaders: object }           forward, adding response headers
  *      | { handle: (req, res) => void }   anything else
  * random: { seed, reset?, error5xx?, throttle429? }: per-request probabilities (soak).
  * intercept(req, res): called first; returns true when it answered the request itself.
+ * relativeLocations: Location headers become paths (with their query), as some registries send them.
  *
  * @param {string} targetUrl
  * @param {{
  *   rules?: any[],
  *   random?: { seed: number, reset?: number, error5xx?: number, throttle429?: number },
+ *   relativeLocations?: boolean,
  *   intercept?: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => boolean | Promise<boolean>
  * }} [options]
  */
 export async function startFaultProxy(
   targetUrl,
-  { rules = [], random = undefined, intercept = undefined } = {}
+  { rules = [], random = undefined, intercept = undefined, relativeLocations = false } = {}
 ) {
   let target = new URL(targetUrl)
   const stats = {
@@ -135,9 +138,11 @@ export async function startFaultProxy(
         headers: { ...req.headers, host: target.host }
       },
       (answer) => {
-        const headers = { ...answer.headers }
-        if (headers.location)
-          headers.location = headers.location.replace(target.origin, `http://${req.headers.host}`)
+        const headers = { ...answer.headers, ...fault?.addHeaders }
+        if (headers.location) {
+          // Keep the client on the proxy; `relativeLocations` answers as registries that send paths do.
+          headers.location = headers.location.replace(target.origin, relativeLocations ? '' : `http://${req.headers.host}`)
+        }
         res.writeHead(answer.statusCode, headers)
         if (fault?.resetResponseAfter !== undefined) {
           count('reset mid-response')
