@@ -83,47 +83,65 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
   setMaxListeners(0, done.signal, signal)
 
   try {
-    const [sourceCredentials, destinationCredentials] = await logIn(inputs, options, dispatcher)
-    source = createClient(inputs.source, sourceCredentials, options, dispatcher, signal)
-    destination = createClient(inputs.destination, destinationCredentials, options, dispatcher, signal)
-    const src = source
-    const dst = destination
+    // Each side starts as soon as its own login is done: the destination's token and tag checks run
+    // while the source's AWS login and manifest are still on their way.
+    const [sourceLogin, destinationLogin] = logIn(inputs, options, dispatcher)
+    const sourceReady = sourceLogin.then(
+      (c) => (source = createClient(inputs.source, c, options, dispatcher, signal))
+    )
+    const destinationReady = destinationLogin.then(
+      (c) => (destination = createClient(inputs.destination, c, options, dispatcher, signal))
+    )
 
-    const { root, states } = await reporter.group('Resolve source and check destination tags', async () => {
-      const sourceRef = inputs.source.digest ?? inputs.source.tag ?? ''
-      const resolving = getManifest(src, inputs.source.repository, sourceRef).catch((error: unknown) => {
-        throw wrap(`resolve source ${displayReference(inputs.source)}`, error)
-      })
-      // The destination's tags are checked while the source resolves; a login failure is reported as such.
-      const checking = dst.auth
-        .authorization(destScopes)
-        .catch((error: unknown) => {
-          const refused = error instanceof RegistryError && (error.status === 401 || error.status === 403)
-          const hint = refused
-            ? isDockerHub(inputs.destination.registry)
-              ? 'check destination-username and destination-password (a Docker Hub access token)'
-              : 'check destination-username and destination-password'
-            : undefined
-          throw wrap(
-            `authenticate to destination ${displayRegistry(inputs.destination.registry)}`,
-            error,
-            hint
-          )
-        })
-        .then(() => checkTags(dst, destRepo, inputs, destScopes))
-      const [manifest, tagStates] = await Promise.all([resolving, checking])
-      if (!manifest) {
-        throw new PromotionError(
-          `resolve source ${displayReference(inputs.source)}: manifest not found (404)`
+    const { root, states, src, dst } = await reporter.group(
+      'Resolve source and check destination tags',
+      async () => {
+        const sourceRef = inputs.source.digest ?? inputs.source.tag ?? ''
+        const resolving = sourceReady.then((client) =>
+          getManifest(client, inputs.source.repository, sourceRef).catch((error: unknown) => {
+            throw wrap(`resolve source ${displayReference(inputs.source)}`, error)
+          })
         )
+        // A destination login failure is reported as such, not as a failed tag check.
+        const checking = destinationReady.then((client) =>
+          client.auth
+            .authorization(destScopes)
+            .catch((error: unknown) => {
+              const refused = error instanceof RegistryError && (error.status === 401 || error.status === 403)
+              const hint = refused
+                ? isDockerHub(inputs.destination.registry)
+                  ? 'check destination-username and destination-password (a Docker Hub access token)'
+                  : 'check destination-username and destination-password'
+                : undefined
+              throw wrap(
+                `authenticate to destination ${displayRegistry(inputs.destination.registry)}`,
+                error,
+                hint
+              )
+            })
+            .then(() => checkTags(client, destRepo, inputs, destScopes))
+        )
+        const [manifest, tagStates, srcClient, dstClient] = await Promise.all([
+          resolving,
+          checking,
+          sourceReady,
+          destinationReady
+        ])
+        if (!manifest) {
+          throw new PromotionError(
+            `resolve source ${displayReference(inputs.source)}: manifest not found (404)`
+          )
+        }
+        reporter.info(
+          `source ${displayReference(inputs.source)} is ${manifest.digest} (${manifest.mediaType})`
+        )
+        for (const state of tagStates) {
+          const now = state.current ? `points at ${state.current}` : 'does not exist'
+          reporter.info(`destination tag ${state.tag}${state.floating ? ' (floating)' : ''} ${now}`)
+        }
+        return { root: manifest, states: tagStates, src: srcClient, dst: dstClient }
       }
-      reporter.info(`source ${displayReference(inputs.source)} is ${manifest.digest} (${manifest.mediaType})`)
-      for (const state of tagStates) {
-        const now = state.current ? `points at ${state.current}` : 'does not exist'
-        reporter.info(`destination tag ${state.tag}${state.floating ? ' (floating)' : ''} ${now}`)
-      }
-      return { root: manifest, states: tagStates }
-    })
+    )
     const decision = decide(root.digest, states, inputs.ifExists)
     // Platforms are for the report: read them while the copy runs.
     const listing = listPlatforms(src, inputs.source.repository, root)
@@ -224,14 +242,15 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
 }
 
 /**
- * Credentials for each side: the explicit inputs win; an ECR registry gets an ECR login (through the
+ * Credentials for each side, each as soon as it is ready (a Docker Hub login need not wait for the
+ * AWS one): the explicit inputs win; an ECR registry gets an ECR login (through the
  * OIDC role or the default AWS chain); anything else is anonymous.
  */
-async function logIn(
+function logIn(
   inputs: Inputs,
   options: PromoteOptions,
   dispatcher: Dispatcher
-): Promise<[Credentials | undefined, Credentials | undefined]> {
+): [Promise<Credentials | undefined>, Promise<Credentials | undefined>] {
   const sides = [
     { ref: inputs.source, explicit: inputs.sourceCredentials, name: 'source' },
     { ref: inputs.destination, explicit: inputs.destinationCredentials, name: 'destination' }
@@ -243,7 +262,7 @@ async function logIn(
         'role-to-assume is set, but no ECR registry needs an AWS login; the role is not used'
       )
     }
-    return [inputs.sourceCredentials, inputs.destinationCredentials]
+    return [Promise.resolve(inputs.sourceCredentials), Promise.resolve(inputs.destinationCredentials)]
   }
   const aws = new AwsSession(inputs.aws, {
     dispatcher,
@@ -253,18 +272,16 @@ async function logIn(
       options.getIdToken ??
       (() => Promise.reject(new Error('no OIDC token source is configured for this run')))
   })
-  const credentials = await Promise.all(
-    sides.map(async (side, i) => {
-      const registry = ecr[i]
-      if (!registry) return side.explicit
-      try {
-        return await aws.ecrLogin(registry, side.ref.registry)
-      } catch (error) {
-        throw wrap(`log in to ${side.name} ${side.ref.registry}`, error)
-      }
-    })
-  )
-  return [credentials[0], credentials[1]]
+  const [source, destination] = sides.map(async (side, i) => {
+    const registry = ecr[i]
+    if (!registry) return side.explicit
+    try {
+      return await aws.ecrLogin(registry, side.ref.registry)
+    } catch (error) {
+      throw wrap(`log in to ${side.name} ${side.ref.registry}`, error)
+    }
+  })
+  return [source, destination]
 }
 
 /**
