@@ -252,9 +252,11 @@ async function main() {
   }
   const machine = `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${skopeoVersion}`
   const md = table(results, machine)
-  writeFileSync(join(ROOT, 'bench', 'results', quick ? 'quick.md' : 'latest.md'), md)
+  // Only a full run replaces the published results; quick and partial runs write beside them.
+  const name = quick ? 'quick' : only || concurrency ? 'partial' : 'latest'
+  writeFileSync(join(ROOT, 'bench', 'results', `${name}.md`), md)
   writeFileSync(
-    join(ROOT, 'bench', 'results', quick ? 'quick.json' : 'latest.json'),
+    join(ROOT, 'bench', 'results', `${name}.json`),
     JSON.stringify({ machine, quick, rounds, results }, null, 2)
   )
   for (const f of ['.time', '.raw.sh']) rmSync(join(ROOT, 'bench', 'results', f), { force: true })
