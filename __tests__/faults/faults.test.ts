@@ -331,6 +331,21 @@ describe('ending badly', () => {
     }
   )
 
+  test('a transient "blob unknown" on a manifest write (a concurrent writer, eventual consistency) is retried', async () => {
+    dstFault.rules.push({
+      method: 'PUT',
+      path: /\/manifests\/v1$/,
+      times: 2,
+      fault: {
+        status: 400,
+        body: '{"errors":[{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown to registry"}]}'
+      }
+    })
+    const { repo, run } = promote()
+    await expectPromoted(repo, await run)
+    expect(dstFault.stats.injected['status 400']).toBe(2)
+  })
+
   test('a tag write that fails for good says what was and was not written', async () => {
     dstFault.rules.push({
       method: 'PUT',

@@ -1,6 +1,7 @@
 // Writing to a registry: blob existence, cross-repository mount, uploads, manifests.
 import { header } from './auth.js'
 import { RegistryError } from './errors.js'
+import { withRetry } from './retry.js'
 import { repositoryScope, type Body, type RegistryClient } from './transport.js'
 
 export interface BlobTarget {
@@ -193,17 +194,37 @@ export async function putManifest(
   reference: string,
   manifest: { bytes: Buffer; mediaType: string }
 ): Promise<string | undefined> {
-  const response = await client.request({
-    method: 'PUT',
-    url: `/v2/${repository}/manifests/${reference}`,
-    scopes: [repositoryScope(repository, 'pull,push')],
-    headers: { 'content-type': manifest.mediaType, 'content-length': String(manifest.bytes.length) },
-    body: manifest.bytes,
-    expect: [201, 200, 202, 204],
-    what: `PUT manifest ${repository}${reference.includes(':') ? '@' : ':'}${reference}`
-  })
-  await response.body.dump()
-  return header(response.headers, 'docker-content-digest')
+  const what = `PUT manifest ${repository}${reference.includes(':') ? '@' : ':'}${reference}`
+  return withRetry(
+    async () => {
+      const response = await client.request({
+        method: 'PUT',
+        url: `/v2/${repository}/manifests/${reference}`,
+        scopes: [repositoryScope(repository, 'pull,push')],
+        headers: { 'content-type': manifest.mediaType, 'content-length': String(manifest.bytes.length) },
+        body: manifest.bytes,
+        expect: [201, 200, 202, 204],
+        what
+      })
+      await response.body.dump()
+      return header(response.headers, 'docker-content-digest')
+    },
+    { attempts: 4, baseDelayMs: 250, signal: client.signal, retryable: isContentRace }
+  )
+}
+
+/**
+ * A registry that has just been shown everything a manifest refers to can still answer that some
+ * of it is unknown: another writer is rewriting the same links (two runs promoting one image at once,
+ * measured on distribution's filesystem store), or the storage is eventually consistent. The content
+ * was verified present, so a short wait and another try is right.
+ */
+function isContentRace(error: unknown): boolean {
+  return (
+    error instanceof RegistryError &&
+    error.status === 400 &&
+    error.details.some((d) => ['MANIFEST_BLOB_UNKNOWN', 'BLOB_UNKNOWN', 'DIGEST_INVALID'].includes(d.code))
+  )
 }
 
 /** Upload Locations may be relative and carry state in their query: resolve and keep it. */
