@@ -93,54 +93,8 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
       (c) => (destination = createClient(inputs.destination, c, options, dispatcher, signal))
     )
 
-    const { root, states, src, dst } = await reporter.group(
-      'Resolve source and check destination tags',
-      async () => {
-        const sourceRef = inputs.source.digest ?? inputs.source.tag ?? ''
-        const resolving = sourceReady.then((client) =>
-          getManifest(client, inputs.source.repository, sourceRef).catch((error: unknown) => {
-            throw wrap(`resolve source ${displayReference(inputs.source)}`, error)
-          })
-        )
-        // A destination login failure is reported as such, not as a failed tag check.
-        const checking = destinationReady.then((client) =>
-          client.auth
-            .authorization(destScopes)
-            .catch((error: unknown) => {
-              const refused = error instanceof RegistryError && (error.status === 401 || error.status === 403)
-              const hint = refused
-                ? isDockerHub(inputs.destination.registry)
-                  ? 'check destination-username and destination-password (a Docker Hub access token)'
-                  : 'check destination-username and destination-password'
-                : undefined
-              throw wrap(
-                `authenticate to destination ${displayRegistry(inputs.destination.registry)}`,
-                error,
-                hint
-              )
-            })
-            .then(() => checkTags(client, destRepo, inputs, destScopes))
-        )
-        const [manifest, tagStates, srcClient, dstClient] = await Promise.all([
-          resolving,
-          checking,
-          sourceReady,
-          destinationReady
-        ])
-        if (!manifest) {
-          throw new PromotionError(
-            `resolve source ${displayReference(inputs.source)}: manifest not found (404)`
-          )
-        }
-        reporter.info(
-          `source ${displayReference(inputs.source)} is ${manifest.digest} (${manifest.mediaType})`
-        )
-        for (const state of tagStates) {
-          const now = state.current ? `points at ${state.current}` : 'does not exist'
-          reporter.info(`destination tag ${state.tag}${state.floating ? ' (floating)' : ''} ${now}`)
-        }
-        return { root: manifest, states: tagStates, src: srcClient, dst: dstClient }
-      }
+    const { root, states, src, dst } = await reporter.group('Resolve source and check destination tags', () =>
+      resolveAndCheck(inputs, reporter, sourceReady, destinationReady, destScopes)
     )
     const decision = decide(root.digest, states, inputs.ifExists)
     // Platforms are for the report: read them while the copy runs.
@@ -191,29 +145,7 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
       )
     }
 
-    // Write access is proven while the image is walked and checked; no upload starts before it is.
-    const gate = proveWriteAccess(dst, inputs, reporter)
-    gate.catch(() => undefined)
-    const copying = reporter.group(inputs.dryRun ? 'Check content (dry run)' : 'Copy content', () =>
-      copyContent({
-        source: { client: src, repository: inputs.source.repository },
-        destination: { client: dst, repository: destRepo },
-        root,
-        rootPresent: decision.alreadyThere.length > 0,
-        concurrency: inputs.concurrency,
-        dryRun: inputs.dryRun,
-        writeGate: gate
-      })
-    )
-    copying.catch(() => undefined)
-    await gate
-    const copy = await copying.catch((error: unknown) => {
-      throw wrap(
-        `copy ${root.digest} to ${displayRegistry(inputs.destination.registry)}/${destRepo}`,
-        error,
-        'no tag was written'
-      )
-    })
+    const copy = await copyAfterProof(src, dst, inputs, root, decision, reporter)
 
     if (inputs.dryRun) {
       reporter.info(`dry run: would write tags ${decision.write.join(', ')}; nothing was written`)
@@ -239,6 +171,85 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
     await Promise.all([source?.close(), destination?.close()])
     if (!options.dispatcher) await dispatcher.close()
   }
+}
+
+/**
+ * Resolves the source's manifest and checks every destination tag, each side as soon as its client
+ * is ready. A destination login failure is reported as such, not as a failed tag check.
+ */
+async function resolveAndCheck(
+  inputs: Inputs,
+  reporter: Reporter,
+  sourceReady: Promise<RegistryClient>,
+  destinationReady: Promise<RegistryClient>,
+  destScopes: string[]
+): Promise<{ root: Manifest; states: TagState[]; src: RegistryClient; dst: RegistryClient }> {
+  const sourceRef = inputs.source.digest ?? inputs.source.tag ?? ''
+  const resolving = sourceReady.then((client) =>
+    getManifest(client, inputs.source.repository, sourceRef).catch((error: unknown) => {
+      throw wrap(`resolve source ${displayReference(inputs.source)}`, error)
+    })
+  )
+  const checking = destinationReady.then((client) =>
+    client.auth
+      .authorization(destScopes)
+      .catch((error: unknown) => {
+        const refused = error instanceof RegistryError && (error.status === 401 || error.status === 403)
+        const hint = refused
+          ? isDockerHub(inputs.destination.registry)
+            ? 'check destination-username and destination-password (a Docker Hub access token)'
+            : 'check destination-username and destination-password'
+          : undefined
+        throw wrap(`authenticate to destination ${displayRegistry(inputs.destination.registry)}`, error, hint)
+      })
+      .then(() => checkTags(client, inputs.destination.repository, inputs, destScopes))
+  )
+  const [root, states, src, dst] = await Promise.all([resolving, checking, sourceReady, destinationReady])
+  if (!root)
+    throw new PromotionError(`resolve source ${displayReference(inputs.source)}: manifest not found (404)`)
+  reporter.info(`source ${displayReference(inputs.source)} is ${root.digest} (${root.mediaType})`)
+  for (const state of states) {
+    const now = state.current ? `points at ${state.current}` : 'does not exist'
+    reporter.info(`destination tag ${state.tag}${state.floating ? ' (floating)' : ''} ${now}`)
+  }
+  return { root, states, src, dst }
+}
+
+/**
+ * Copies what the destination lacks. Write access is proven while the image is walked and checked;
+ * no download or upload starts before it is, and its failure is the error reported.
+ */
+async function copyAfterProof(
+  src: RegistryClient,
+  dst: RegistryClient,
+  inputs: Inputs,
+  root: Manifest,
+  decision: Decision,
+  reporter: Reporter
+): Promise<CopyStats> {
+  const destRepo = inputs.destination.repository
+  const gate = proveWriteAccess(dst, inputs, reporter)
+  gate.catch(() => undefined)
+  const copying = reporter.group(inputs.dryRun ? 'Check content (dry run)' : 'Copy content', () =>
+    copyContent({
+      source: { client: src, repository: inputs.source.repository },
+      destination: { client: dst, repository: destRepo },
+      root,
+      rootPresent: decision.alreadyThere.length > 0,
+      concurrency: inputs.concurrency,
+      dryRun: inputs.dryRun,
+      writeGate: gate
+    })
+  )
+  copying.catch(() => undefined)
+  await gate
+  return copying.catch((error: unknown) => {
+    throw wrap(
+      `copy ${root.digest} to ${displayRegistry(inputs.destination.registry)}/${destRepo}`,
+      error,
+      'no tag was written'
+    )
+  })
 }
 
 /**
