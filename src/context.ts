@@ -8,6 +8,7 @@ import {
   isDockerHub,
   isValidTag,
   parseReference,
+  printable,
   type Credentials,
   type Reference
 } from './registry/index.js'
@@ -246,9 +247,4 @@ function parseInteger(read: Read, name: string, fallback: number, min: number, m
   const value = Number(raw)
   if (value < min || value > max) throw new InputError(name, `is ${raw}; it must be from ${min} to ${max}`)
   return value
-}
-
-function printable(value: string): string {
-  const escaped = value.replace(/[\r\n\t]/g, (c) => (c === '\r' ? '\\r' : c === '\n' ? '\\n' : '\\t'))
-  return escaped.length > 80 ? `${escaped.slice(0, 77)}...` : escaped
 }

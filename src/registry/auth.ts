@@ -2,7 +2,7 @@
 // credentials or Bearer tokens fetched per scope, cached until shortly before they expire.
 import { request, type Dispatcher } from 'undici'
 import { parseChallenges, pickChallenge, type Challenge } from './challenge.js'
-import { parseErrorBody, parseRetryAfter, RegistryError } from './errors.js'
+import { describeError, parseErrorBody, parseRetryAfter, RegistryError } from './errors.js'
 import { redactUrl, type Logger } from './logger.js'
 import { isLoopbackHost } from './reference.js'
 import { withRetry, type RetryOptions } from './retry.js'
@@ -72,7 +72,7 @@ export class Authenticator {
           signal: this.options.retry.signal
         })
       } catch (error) {
-        throw new RegistryError(`cannot reach registry ${url.host}: ${describe(error)}`, {
+        throw new RegistryError(`cannot reach registry ${url.host}: ${describeError(error)}`, {
           method: 'GET',
           url: redactUrl(url),
           retryable: true,
@@ -191,7 +191,7 @@ export class Authenticator {
           signal: this.options.retry.signal
         })
       } catch (error) {
-        throw new RegistryError(`token request to ${url.host} failed: ${describe(error)}`, {
+        throw new RegistryError(`token request to ${url.host} failed: ${describeError(error)}`, {
           retryable: true,
           cause: error
         })
@@ -271,11 +271,4 @@ export function header(
 ): string | undefined {
   const value = headers[name]
   return Array.isArray(value) ? value.join(', ') : value
-}
-
-export function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error)
-  const code = (error as { code?: string }).code
-  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : ''
-  return `${error.message}${code && !error.message.includes(code) ? ` (${code})` : ''}${cause}`
 }

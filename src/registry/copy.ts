@@ -1,9 +1,8 @@
 // The copy engine: walks an image from its root manifest and makes every child manifest and blob
 // present at the destination, by digest, without touching disk. Tags are the caller's: it writes
 // them only after this resolves, so a tag never points at incomplete content.
-import { describe } from './auth.js'
 import { verifyStream } from './digest.js'
-import { isRetryable, RegistryError } from './errors.js'
+import { describeError, isRetryable, RegistryError } from './errors.js'
 import { getBlob, getManifest, headManifest, type Manifest } from './fetch.js'
 import { formatBytes, formatDuration } from './format.js'
 import { createLimiter, type Limiter } from './limit.js'
@@ -288,7 +287,7 @@ class CopyEngine {
         onRetry: (error, attempt, delay) => {
           this.stats.retries++
           this.log.warning(
-            `${digest}: attempt ${attempt} failed (${describe(error)}); retrying in ${delay} ms`
+            `${digest}: attempt ${attempt} failed (${describeError(error)}); retrying in ${delay} ms`
           )
         }
       }
@@ -334,7 +333,7 @@ class CopyEngine {
         // Some registries (and proxies limiting request size) only take PATCH chunks: switch for good.
         this.uploadMode = 'chunked'
         this.log.info(
-          `the destination refused a single-request upload (${describe(error)}); using chunked uploads`
+          `the destination refused a single-request upload (${describeError(error)}); using chunked uploads`
         )
         throw new RegistryError(`switching to chunked upload`, { retryable: true, cause: error })
       }
@@ -410,7 +409,7 @@ function refusesMonolithic(error: unknown): boolean {
 
 function wrapBlobError(digest: string, error: unknown): unknown {
   if (error instanceof RegistryError && error.message.includes(digest)) return error
-  const message = `copy blob ${digest}: ${describe(error)}`
+  const message = `copy blob ${digest}: ${describeError(error)}`
   if (error instanceof RegistryError) {
     return new RegistryError(message, {
       status: error.status,

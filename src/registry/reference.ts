@@ -161,6 +161,8 @@ export function formatReference(ref: Pick<Reference, 'registry' | 'repository' |
   return out
 }
 
-function printable(value: string): string {
-  return value.replace(/[\r\n\t]/g, (c) => (c === '\r' ? '\\r' : c === '\n' ? '\\n' : '\\t'))
+/** A value as it can be quoted in a message: control characters escaped, long values shortened. */
+export function printable(value: string, maxLength = 80): string {
+  const escaped = value.replace(/[\r\n\t]/g, (c) => (c === '\r' ? '\\r' : c === '\n' ? '\\n' : '\\t'))
+  return escaped.length > maxLength ? `${escaped.slice(0, maxLength - 3)}...` : escaped
 }

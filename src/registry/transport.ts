@@ -1,8 +1,8 @@
 // One registry's HTTP transport: a keep-alive connection pool, authentication, redirects that never
 // carry credentials to another origin, and retries for what can succeed.
 import { Agent, request, type Dispatcher } from 'undici'
-import { Authenticator, describe, header, type Credentials } from './auth.js'
-import { isAbort, parseErrorBody, parseRetryAfter, RegistryError } from './errors.js'
+import { Authenticator, header, type Credentials } from './auth.js'
+import { describeError, isAbort, parseErrorBody, parseRetryAfter, RegistryError } from './errors.js'
 import { redactUrl, silentLogger, type Logger } from './logger.js'
 import { DEFAULT_RETRY, withRetry, type RetryOptions } from './retry.js'
 
@@ -122,7 +122,7 @@ export class RegistryClient {
     return withRetry(() => this.send(options), {
       ...this.retry,
       onRetry: (error, attempt, delay) =>
-        this.logger.debug(`${options.what}: retry ${attempt} in ${delay} ms after ${describe(error)}`)
+        this.logger.debug(`${options.what}: retry ${attempt} in ${delay} ms after ${describeError(error)}`)
     })
   }
 
@@ -152,7 +152,7 @@ export class RegistryClient {
       } catch (error) {
         if (isAbort(error) || this.retry.signal?.aborted) throw error
         throw new RegistryError(
-          `${options.what}: ${options.method} ${redactUrl(url)} failed: ${describe(error)}`,
+          `${options.what}: ${options.method} ${redactUrl(url)} failed: ${describeError(error)}`,
           {
             method: options.method,
             url: redactUrl(url),
