@@ -181,6 +181,19 @@ describe('ECR to Docker Hub over TLS through a proxy', () => {
     expectNoSecrets(run, allSecrets())
   })
 
+  test('a Docker Hub login refused (401) names what to fix', async () => {
+    const run = await runAction(inputs({ 'destination-password': 'not-the-token' }), {
+      env: { ...baseEnv(), ...aws.oidcEnv }
+    })
+    expect(run.code).toBe(1)
+    const errors = errorsOf(run)
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toMatch(
+      /authenticate to destination docker\.io: token server auth\.docker\.io refused the credentials.*check destination-username and destination-password \(a Docker Hub access token\)/
+    )
+    expectNoSecrets(run, [...allSecrets(), 'not-the-token'])
+  })
+
   test('a read-only Docker Hub token is refused before any byte is copied', async () => {
     const run = await runAction(
       inputs({

@@ -407,13 +407,8 @@ describe('many at once', () => {
       expect(run.outputs.digest).toBe(jobs[i].digest)
       expect(await headDigest(dest, jobs[i].repo, 'v1')).toBe(jobs[i].digest)
     }
-    // The two identical promotions: one wrote the tag, the other found it done or wrote the same.
-    expect(
-      runs
-        .slice(6)
-        .map((r) => r.outputs.result)
-        .sort()
-    ).toEqual(expect.arrayContaining([expect.stringMatching(/copied|unchanged/)]))
+    // The two identical promotions each either wrote the tag or found it already written.
+    for (const run of runs.slice(6)) expect(['copied', 'unchanged']).toContain(run.outputs.result)
   })
 })
 

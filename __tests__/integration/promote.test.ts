@@ -361,7 +361,9 @@ describe('failures', () => {
         'destination-username': 'promoter',
         'destination-password': 'wrong'
       })
-    ).rejects.toThrow(/authenticate to destination .*refused the credentials/)
+    ).rejects.toThrow(
+      /authenticate to destination .*refused the credentials.*\(check destination-username and destination-password\)/
+    )
   })
 
   test('a registry that refuses uploads fails the run before any blob is read from the source', async () => {
