@@ -12,12 +12,17 @@ export interface EcrRegistry {
   dualStack: boolean
 }
 
-// ACCOUNT.dkr.ecr[-fips].REGION.amazonaws.com[.cn] (and the isolated partitions), and the dual-stack
+// ACCOUNT.dkr.ecr[-fips].REGION.SUFFIX for every partition AWS documents: aws (amazonaws.com), China
+// (amazonaws.com.cn), the European Sovereign Cloud (amazonaws.eu) and the isolated ones (c2s.ic.gov,
+// sc2s.sgov.gov, cloud.adc-e.uk, csp.hci.ic.gov); and the dual-stack
 // ACCOUNT.dkr-ecr[-fips].REGION.on.aws / .on.amazonwebservices.com.cn.
-const ECR_HOST =
-  /^(\d{12})\.dkr\.ecr(-fips)?\.([a-z]{2}(?:-[a-z]+)+-\d+)\.(?:amazonaws\.com(?:\.cn)?|c2s\.ic\.gov|sc2s\.sgov\.gov)$/
-const ECR_DUALSTACK_HOST =
-  /^(\d{12})\.dkr-ecr(-fips)?\.([a-z]{2}(?:-[a-z]+)+-\d+)\.(?:on\.aws|on\.amazonwebservices\.com\.cn)$/
+const REGION_PART = '([a-z]{2,4}(?:-[a-z]+)+-\\d+)'
+const ECR_HOST = new RegExp(
+  `^(\\d{12})\\.dkr\\.ecr(-fips)?\\.${REGION_PART}\\.(?:amazonaws\\.com(?:\\.cn)?|amazonaws\\.eu|c2s\\.ic\\.gov|sc2s\\.sgov\\.gov|cloud\\.adc-e\\.uk|csp\\.hci\\.ic\\.gov)$`
+)
+const ECR_DUALSTACK_HOST = new RegExp(
+  `^(\\d{12})\\.dkr-ecr(-fips)?\\.${REGION_PART}\\.(?:on\\.aws|on\\.amazonwebservices\\.com\\.cn)$`
+)
 
 export function parseEcrHost(registry: string): EcrRegistry | undefined {
   const host = registry.toLowerCase().replace(/:443$/, '')

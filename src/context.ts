@@ -47,6 +47,77 @@ export class InputError extends Error {
 
 type Read = (name: string) => string
 
+/** Every input action.yml declares (a test keeps the two lists equal). */
+export const INPUT_NAMES = [
+  'source',
+  'destination',
+  'tags',
+  'floating-tags',
+  'if-exists',
+  'source-username',
+  'source-password',
+  'destination-username',
+  'destination-password',
+  'dry-run',
+  'concurrency',
+  'role-to-assume',
+  'audience',
+  'role-session-name',
+  'role-duration-seconds',
+  'aws-region'
+] as const
+
+/**
+ * Warnings for INPUT_* variables that are none of our inputs: a misspelt `with:` key
+ * (`floating_tags`) is otherwise ignored without a word. The runner names an input
+ * INPUT_<NAME upper-cased, spaces as _>, so that is what is compared.
+ */
+export function unknownInputWarnings(env: NodeJS.ProcessEnv = process.env): string[] {
+  const known = new Map(INPUT_NAMES.map((name) => [envName(name), name]))
+  const warnings: string[] = []
+  for (const variable of Object.keys(env)) {
+    if (!variable.startsWith('INPUT_') || known.has(variable)) continue
+    const given = variable.slice('INPUT_'.length).toLowerCase()
+    const nearest = nearestInput(given)
+    warnings.push(
+      `"${printable(given)}" is not an input of this action and is ignored` +
+        (nearest ? `; did you mean "${nearest}"?` : `; the inputs are: ${INPUT_NAMES.join(', ')}`)
+    )
+  }
+  return warnings
+}
+
+function envName(input: string): string {
+  return `INPUT_${input.replace(/ /g, '_').toUpperCase()}`
+}
+
+function nearestInput(given: string): string | undefined {
+  const normal = given.replace(/[_\s]/g, '-')
+  let best: { name: string; distance: number } | undefined
+  for (const name of INPUT_NAMES) {
+    const distance = editDistance(normal, name)
+    if (!best || distance < best.distance) best = { name, distance }
+  }
+  return best && best.distance <= Math.max(2, Math.floor(best.name.length / 3)) ? best.name : undefined
+}
+
+/** Levenshtein distance, for "did you mean". */
+export function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        previous[j] + 1,
+        current[j - 1] + 1,
+        previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1)
+      )
+    }
+    previous = current
+  }
+  return previous[b.length]
+}
+
 const readInput: Read = (name) => core.getInput(name)
 
 export function getInputs(read: Read = readInput, env: NodeJS.ProcessEnv = process.env): Inputs {
@@ -126,7 +197,7 @@ export function getInputs(read: Read = readInput, env: NodeJS.ProcessEnv = proce
 
 const ROLE_ARN = /^arn:aws(?:-[a-z]+)*:iam::\d{12}:role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/
 const SESSION_NAME = /^[\w+=,.@-]{2,64}$/
-const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d+$/
+const REGION = /^[a-z]{2,4}(?:-[a-z]+)+-\d+$/
 
 function getAwsOptions(read: Read, env: NodeJS.ProcessEnv): AwsOptions {
   const roleToAssume = read('role-to-assume').trim() || undefined

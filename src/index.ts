@@ -7,4 +7,6 @@ import { run } from './main.js'
 // it. This runs before the first connection, which is when the parser is compiled.
 setFlagsFromString('--liftoff-only')
 
-void run()
+// When run() has settled, outputs, summary and exit code are all written: nothing left may hold the
+// job (a socket undici opened for a request the failure made moot was seen to linger), so end here.
+void run().finally(() => process.exit())

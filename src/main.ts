@@ -1,52 +1,99 @@
 // The action's entry: read inputs, promote, publish outputs and a summary. The one place that fails the step.
 import * as core from '@actions/core'
 import { setMaxListeners } from 'node:events'
+import { writeSummary } from './action/summary.js'
 import * as context from './context.js'
-import { promote, type PromoteResult, type Reporter } from './promote.js'
-import { formatBytes, formatDuration, type RateLimit } from './registry/index.js'
+import { newProgress, promote, type PromoteResult, type Reporter } from './promote.js'
+import { formatBytes, formatDuration, readNetworkEnvironment, type RateLimit } from './registry/index.js'
+
+/** After a cancel, the process ends within this even if something is still winding down. */
+const CANCEL_GRACE_MS = 3_000
 
 export async function run(): Promise<void> {
   const controller = new AbortController()
   // Every in-flight request listens on this one signal; dozens at once are expected, not a leak.
   setMaxListeners(0, controller.signal)
+  const progress = newProgress()
+  let inputs: context.Inputs | undefined
+  let finished = false
+
+  // The safety net: if the event loop drains before the promotion produced a result (a promise that
+  // never settles), Node would end the process with exit code 0 — a green step that promoted
+  // nothing. Fail instead, naming the step it was in.
+  const onBeforeExit = (): void => {
+    if (finished) return
+    finished = true
+    core.setFailed(
+      `the promotion stopped without a result while it was at "${progress.phase}": nothing was left to wait ` +
+        `for, yet no outcome was reached. This is a defect in ecr-promote; please report it with this log ` +
+        `(set ACTIONS_STEP_DEBUG to true for more)`
+    )
+    process.exitCode = 1
+  }
+  process.on('beforeExit', onBeforeExit)
+
   const cancel = (signal: NodeJS.Signals): void => {
     core.warning(`received ${signal}: cancelling; no tag is written after this point`)
     controller.abort(new Error(`cancelled by ${signal}`))
+    // Some waits cannot be interrupted (a connection still being opened): do not let them hold the
+    // process after a cancel.
+    setTimeout(() => {
+      if (!finished) core.setFailed(`promotion cancelled by ${signal} while at "${progress.phase}"`)
+      process.exit(1)
+    }, CANCEL_GRACE_MS).unref()
   }
   process.once('SIGINT', cancel)
   process.once('SIGTERM', cancel)
+  let result: PromoteResult | undefined
+  let failure: Error | undefined
   try {
-    const inputs = context.getInputs()
-    const result = await promote(inputs, {
-      reporter: createReporter(),
+    inputs = context.getInputs()
+    for (const warning of context.unknownInputWarnings()) core.warning(warning)
+    result = await promote(inputs, {
+      reporter: createReporter(progress),
       signal: controller.signal,
       onSecret: (secret) => core.setSecret(secret),
-      getIdToken: (audience) => core.getIDToken(audience)
+      getIdToken: (audience) => core.getIDToken(audience),
+      network: readNetworkEnvironment(),
+      progress
     })
     publish(result)
     core.info(totals(result))
-    await writeSummary(inputs, result)
   } catch (error) {
+    failure = error instanceof Error ? error : new Error(String(error))
     if (controller.signal.aborted) {
       core.setFailed(
-        `promotion cancelled: ${(controller.signal.reason as Error).message}; no tag was written after the cancel`
+        `promotion cancelled: ${(controller.signal.reason as Error).message} while at "${progress.phase}"; ` +
+          `no tag was written after the cancel${progress.written.length ? ` (written before it: ${progress.written.join(', ')})` : ''}`
       )
     } else {
-      core.setFailed(error instanceof Error ? error.message : String(error))
+      core.setFailed(failure.message)
     }
-    if (core.isDebug() && error instanceof Error && error.stack) core.debug(error.stack)
+    if (core.isDebug() && failure.stack) core.debug(failure.stack)
+  }
+  try {
+    if (inputs) await writeSummary({ inputs, result, progress, error: failure })
+  } catch (error) {
+    core.warning(`could not write the job summary: ${(error as Error).message}`)
   } finally {
+    finished = true
+    process.removeListener('beforeExit', onBeforeExit)
     process.removeListener('SIGINT', cancel)
     process.removeListener('SIGTERM', cancel)
   }
+  // A cancelled run ends now: what is left (a stalled connection attempt) only delays the exit.
+  if (controller.signal.aborted) process.exit(1)
 }
 
-function createReporter(): Reporter {
+function createReporter(progress: { phase: string }): Reporter {
   return {
     debug: (message) => core.debug(message),
     info: (message) => core.info(message),
     warning: (message) => core.warning(message),
-    group: (name, task) => core.group(name, task)
+    group: (name, task) => {
+      progress.phase = name.charAt(0).toLowerCase() + name.slice(1)
+      return core.group(name, task)
+    }
   }
 }
 
@@ -68,9 +115,13 @@ export function totals(result: PromoteResult): string {
         `${b.present.count} already present (${formatBytes(b.present.bytes)})` +
         (b['would-copy'].count
           ? `, ${b['would-copy'].count} would be copied (${formatBytes(b['would-copy'].bytes)})`
-          : '')
+          : '') +
+        (copy.foreign.count ? `, ${copy.foreign.count} foreign layers left at their URLs` : '')
     )
-    parts.push(`manifests: ${copy.manifests.pushed} pushed, ${copy.manifests.present} present`)
+    parts.push(
+      `manifests: ${copy.manifests.pushed} pushed, ${copy.manifests.present} present` +
+        (copy.manifests.wouldPush ? `, ${copy.manifests.wouldPush} would be pushed` : '')
+    )
     if (copy.retries) parts.push(`${copy.retries} retries`)
   }
   parts.push(`requests: ${result.requests.source} source, ${result.requests.destination} destination`)
@@ -82,41 +133,7 @@ export function totals(result: PromoteResult): string {
   return parts.join('; ')
 }
 
-function describeRateLimit(limit: RateLimit): string {
+export function describeRateLimit(limit: RateLimit): string {
   const window = limit.windowSeconds ? ` per ${Math.round(limit.windowSeconds / 3600)} h` : ''
   return `${limit.remaining}${limit.limit !== undefined ? ` of ${limit.limit}` : ''} remaining${window}`
-}
-
-async function writeSummary(inputs: context.Inputs, result: PromoteResult): Promise<void> {
-  if (!process.env.GITHUB_STEP_SUMMARY) return
-  const copy = result.copy
-  const rows = [
-    [
-      { data: 'Tag', header: true },
-      { data: 'Before', header: true },
-      { data: 'Outcome', header: true }
-    ],
-    ...result.tagOutcomes.map((t) => [
-      `${t.tag}${t.floating ? ' (floating)' : ''}`,
-      t.before ? `\`${t.before.slice(0, 19)}…\`` : '—',
-      t.outcome
-    ])
-  ]
-  await core.summary
-    .addHeading(`ecr-promote: ${result.result}${result.dryRun ? ' (dry run)' : ''}`, 3)
-    .addList([
-      `Source: \`${inputs.source.registry}/${inputs.source.repository}${inputs.source.digest ? '@' + inputs.source.digest : ':' + inputs.source.tag}\``,
-      `Destination: \`${result.image}\``,
-      `Digest: \`${result.digest}\``,
-      `Platforms: ${result.platforms.join(', ') || '—'}`,
-      copy
-        ? `Copied ${formatBytes(copy.blobs.copied.bytes)} in ${copy.blobs.copied.count} blobs, mounted ${copy.blobs.mounted.count}, skipped ${formatBytes(copy.blobs.present.bytes)} already present`
-        : 'No content copied',
-      `Duration: ${formatDuration(result.durationMs)}`,
-      ...Object.entries(result.rateLimits)
-        .filter(([, limit]) => limit?.remaining !== undefined)
-        .map(([side, limit]) => `Pull rate limit (${side}): ${describeRateLimit(limit!)}`)
-    ])
-    .addTable(rows)
-    .write()
 }

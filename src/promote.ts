@@ -5,36 +5,59 @@ import type { Dispatcher } from 'undici'
 import { AwsSession, parseEcrHost } from './aws.js'
 import type { Inputs } from './context.js'
 import { decide, describeConflicts, type Decision, type TagState } from './policy.js'
+import { accessHint, explainTagCheck } from './promotion/hints.js'
+import { listPlatforms, type PlatformEntry } from './promotion/platforms.js'
+import { checkTags, confirm, TagWriteError, writeTags } from './promotion/tags.js'
 import {
   copyContent,
-  formatPlatform,
-  getManifest,
-  headManifest,
+  emptyCopyStats,
   isDockerHub,
-  parseDocument,
   probeUpload,
   ProxyAwareDispatcher,
   pushAccess,
-  putManifest,
+  readProxyEnvironment,
   RegistryClient,
   RegistryError,
   repositoryScope,
-  verifyStream,
-  getBlob,
+  requireManifest,
   type CopyStats,
+  type Credentials,
   type Logger,
   type Manifest,
-  type Credentials,
-  type Platform,
+  type NetworkOptions,
   type RateLimit,
   type Reference
 } from './registry/index.js'
 
 export type Result = 'copied' | 'unchanged' | 'skipped'
-export type TagOutcome = 'written' | 'unchanged' | 'conflict' | 'not-written' | 'would-write'
+export type TagOutcome =
+  | 'written'
+  | 'overwritten'
+  | 'moved'
+  | 'unchanged'
+  | 'conflict'
+  | 'not-written'
+  | 'would-write'
+  | 'would-overwrite'
 
 export interface Reporter extends Logger {
   group<T>(name: string, task: () => Promise<T>): Promise<T>
+}
+
+/** What a promotion has done so far: filled as it goes, so a failure can still be reported. */
+export interface Progress {
+  /** The step running now, in words ("copy content"). */
+  phase: string
+  digest?: string
+  mediaType?: string
+  states?: TagState[]
+  copy: CopyStats
+  /** Tags written so far, in order. */
+  written: string[]
+}
+
+export function newProgress(): Progress {
+  return { phase: 'read inputs', copy: emptyCopyStats(), written: [] }
 }
 
 export interface PromoteOptions {
@@ -45,18 +68,26 @@ export interface PromoteOptions {
   onSecret?: (secret: string) => void
   /** The workflow's OIDC token for an audience (core.getIDToken in the action). */
   getIdToken?: (audience: string) => Promise<string>
+  /** Timeouts and retry budgets (defaults: DEFAULT_NETWORK). */
+  network?: Partial<NetworkOptions>
+  /** Filled as the promotion goes (the caller reads it when the promotion fails). */
+  progress?: Progress
 }
 
 export interface PromoteResult {
   digest: string
   mediaType: string
+  /** REGISTRY/REPO@DIGEST at the destination; empty when the run left no such image there. */
   image: string
+  /** The destination repository as users write it (docker.io/acme/app). */
+  repository: string
   result: Result
   dryRun: boolean
   /** Tags that point at the digest when the run ends. */
   tags: string[]
   tagOutcomes: { tag: string; floating: boolean; before?: string; outcome: TagOutcome }[]
   platforms: string[]
+  platformEntries: PlatformEntry[]
   copy?: CopyStats
   requests: { source: number; destination: number }
   /** Pull rate limits the registries announced (Docker Hub does). */
@@ -71,9 +102,11 @@ export class PromotionError extends Error {
 export async function promote(inputs: Inputs, options: PromoteOptions): Promise<PromoteResult> {
   const started = Date.now()
   const { reporter } = options
-  const dispatcher = options.dispatcher ?? new ProxyAwareDispatcher()
+  const progress = options.progress ?? newProgress()
+  const dispatcher = options.dispatcher ?? new ProxyAwareDispatcher(readProxyEnvironment(), options.network)
   const destRepo = inputs.destination.repository
   const destScopes = [repositoryScope(destRepo, 'pull,push')]
+  const repository = `${displayRegistry(inputs.destination.registry)}/${destRepo}`
   let source: RegistryClient | undefined
   let destination: RegistryClient | undefined
   // Ends every request still in flight when the promotion fails: work started alongside the step
@@ -83,6 +116,7 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
   setMaxListeners(0, done.signal, signal)
 
   try {
+    progress.phase = 'log in'
     // Each side starts as soon as its own login is done: the destination's token and tag checks run
     // while the source's AWS login and manifest are still on their way.
     const [sourceLogin, destinationLogin] = logIn(inputs, options, dispatcher)
@@ -94,39 +128,42 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
     )
 
     const { root, states, src, dst } = await reporter.group('Resolve source and check destination tags', () =>
-      resolveAndCheck(inputs, reporter, sourceReady, destinationReady, destScopes)
+      resolveAndCheck(inputs, reporter, progress, sourceReady, destinationReady, destScopes)
     )
     const decision = decide(root.digest, states, inputs.ifExists)
     // Platforms are for the report: read them while the copy runs.
-    const listing = listPlatforms(src, inputs.source.repository, root)
-    listing.catch(() => undefined)
+    const listing = listPlatforms(src, inputs.source.repository, root, reporter)
 
-    const base = {
-      digest: root.digest,
-      mediaType: root.mediaType,
-      image: `${displayRegistry(inputs.destination.registry)}/${destRepo}@${root.digest}`,
-      dryRun: inputs.dryRun
-    }
     const finish = async (
       result: Result,
       tags: string[],
       outcomes: PromoteResult['tagOutcomes'],
       copy?: CopyStats
-    ): Promise<PromoteResult> => ({
-      ...base,
-      platforms: await listing,
-      result,
-      tags,
-      tagOutcomes: outcomes,
-      copy,
-      requests: { source: src.stats.requests, destination: dst.stats.requests },
-      rateLimits: { source: src.rateLimit, destination: dst.rateLimit },
-      durationMs: Date.now() - started
-    })
+    ): Promise<PromoteResult> => {
+      const platformEntries = await listing
+      if (copy) for (const entry of platformEntries) entry.size ??= copy.imageSizes[entry.digest]
+      const present = result === 'copied' || tags.length > 0
+      return {
+        digest: root.digest,
+        mediaType: root.mediaType,
+        image: present ? `${repository}@${root.digest}` : '',
+        repository,
+        dryRun: inputs.dryRun,
+        platforms: [...new Set(platformEntries.map((e) => e.platform))],
+        platformEntries,
+        result,
+        tags,
+        tagOutcomes: outcomes,
+        copy,
+        requests: { source: src.stats.requests, destination: dst.stats.requests },
+        rateLimits: { source: src.rateLimit, destination: dst.rateLimit },
+        durationMs: Date.now() - started
+      }
+    }
 
     if (decision.action === 'fail') {
       throw new PromotionError(
-        `destination ${displayRegistry(inputs.destination.registry)}/${destRepo}: ${describeConflicts(root.digest, decision.conflicts)}; ` +
+        `destination ${repository}: ${describeConflicts(root.digest, decision.conflicts)}; ` +
           `nothing was written (if-exists: fail). Set if-exists to skip or overwrite, or promote under a new tag`
       )
     }
@@ -145,7 +182,7 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
       )
     }
 
-    const copy = await copyAfterProof(src, dst, inputs, root, decision, reporter)
+    const copy = await copyAfterProof(src, dst, inputs, root, decision, reporter, progress)
 
     if (inputs.dryRun) {
       reporter.info(`dry run: would write tags ${decision.write.join(', ')}; nothing was written`)
@@ -157,7 +194,18 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
       )
     }
 
-    await reporter.group('Write tags', () => writeTags(dst, destRepo, root, states, decision.write, reporter))
+    progress.phase = 'write tags'
+    const note = copy.foreign.count
+      ? `all content is present except ${copy.foreign.count} foreign layer(s), which are served from their URLs`
+      : 'all content is present'
+    await reporter.group('Write tags', () =>
+      writeTags(dst, destRepo, root, states, decision.write, reporter, progress.written, note).catch(
+        (error: unknown) => {
+          throw wrap(`destination ${repository}`, error)
+        }
+      )
+    )
+    progress.phase = 'confirm'
     await confirm(dst, destRepo, decision.write[0], root.digest, destScopes)
     reporter.info(`confirmed: ${destRepo}:${decision.write[0]} serves ${root.digest}`)
     const tags = states.map((s) => s.tag)
@@ -169,7 +217,8 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
     throw error
   } finally {
     await Promise.all([source?.close(), destination?.close()])
-    if (!options.dispatcher) await dispatcher.close()
+    // A failed run may leave connections half-open (a stalled proxy): drop them rather than wait.
+    if (!options.dispatcher) await (done.signal.aborted ? dispatcher.destroy() : dispatcher.close())
   }
 }
 
@@ -180,33 +229,47 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
 async function resolveAndCheck(
   inputs: Inputs,
   reporter: Reporter,
+  progress: Progress,
   sourceReady: Promise<RegistryClient>,
   destinationReady: Promise<RegistryClient>,
   destScopes: string[]
 ): Promise<{ root: Manifest; states: TagState[]; src: RegistryClient; dst: RegistryClient }> {
+  progress.phase = 'resolve the source and check the destination tags'
   const sourceRef = inputs.source.digest ?? inputs.source.tag ?? ''
   const resolving = sourceReady.then((client) =>
-    getManifest(client, inputs.source.repository, sourceRef).catch((error: unknown) => {
-      throw wrap(`resolve source ${displayReference(inputs.source)}`, error)
+    requireManifest(client, inputs.source.repository, sourceRef).catch((error: unknown) => {
+      throw wrap(
+        `resolve source ${displayReference(inputs.source)}`,
+        error,
+        accessHint(inputs, 'source', error)
+      )
     })
   )
+  const wanted = [
+    ...inputs.tags.map((tag) => ({ tag, floating: false })),
+    ...inputs.floatingTags.map((tag) => ({ tag, floating: true }))
+  ]
+  const where = `destination ${displayRegistry(inputs.destination.registry)}`
   const checking = destinationReady.then((client) =>
     client.auth
       .authorization(destScopes)
       .catch((error: unknown) => {
-        const refused = error instanceof RegistryError && (error.status === 401 || error.status === 403)
-        const hint = refused
-          ? isDockerHub(inputs.destination.registry)
-            ? 'check destination-username and destination-password (a Docker Hub access token)'
-            : 'check destination-username and destination-password'
-          : undefined
-        throw wrap(`authenticate to destination ${displayRegistry(inputs.destination.registry)}`, error, hint)
+        throw wrap(`authenticate to ${where}`, error, accessHint(inputs, 'destination', error))
       })
-      .then(() => checkTags(client, inputs.destination.repository, inputs, destScopes))
+      .then(() => checkTags(client, inputs.destination.repository, wanted, destScopes))
+      .catch((error: unknown) => {
+        if (error instanceof PromotionError) throw error
+        throw wrap(
+          `check destination tags of ${displayRegistry(inputs.destination.registry)}/${inputs.destination.repository}`,
+          error,
+          explainTagCheck(inputs, error)
+        )
+      })
   )
   const [root, states, src, dst] = await Promise.all([resolving, checking, sourceReady, destinationReady])
-  if (!root)
-    throw new PromotionError(`resolve source ${displayReference(inputs.source)}: manifest not found (404)`)
+  progress.digest = root.digest
+  progress.mediaType = root.mediaType
+  progress.states = states
   reporter.info(`source ${displayReference(inputs.source)} is ${root.digest} (${root.mediaType})`)
   for (const state of states) {
     const now = state.current ? `points at ${state.current}` : 'does not exist'
@@ -225,9 +288,11 @@ async function copyAfterProof(
   inputs: Inputs,
   root: Manifest,
   decision: Decision,
-  reporter: Reporter
+  reporter: Reporter,
+  progress: Progress
 ): Promise<CopyStats> {
   const destRepo = inputs.destination.repository
+  progress.phase = inputs.dryRun ? 'check content (dry run)' : 'prove write access and copy content'
   const gate = proveWriteAccess(dst, inputs, reporter)
   gate.catch(() => undefined)
   const copying = reporter.group(inputs.dryRun ? 'Check content (dry run)' : 'Copy content', () =>
@@ -238,11 +303,13 @@ async function copyAfterProof(
       rootPresent: decision.alreadyThere.length > 0,
       concurrency: inputs.concurrency,
       dryRun: inputs.dryRun,
-      writeGate: gate
+      writeGate: gate,
+      stats: progress.copy
     })
   )
   copying.catch(() => undefined)
   await gate
+  if (!inputs.dryRun) progress.phase = 'copy content'
   return copying.catch((error: unknown) => {
     throw wrap(
       `copy ${root.digest} to ${displayRegistry(inputs.destination.registry)}/${destRepo}`,
@@ -303,13 +370,9 @@ function logIn(
 async function proveWriteAccess(client: RegistryClient, inputs: Inputs, reporter: Reporter): Promise<void> {
   const repository = inputs.destination.repository
   const where = `${displayRegistry(inputs.destination.registry)}/${repository}`
-  const hub = isDockerHub(inputs.destination.registry)
-  const fix = hub
-    ? 'For Docker Hub, destination-password must be an access token with Read & Write scope, and ' +
-      `destination-username must be allowed to push to ${repository} (check the namespace)`
-    : 'Check destination-username and destination-password, and that they may push to this repository'
+  const fix = accessHint(inputs, 'destination', new RegistryError('push refused', { status: 403 }))
   const access = await pushAccess(client, repository).catch((error: unknown) => {
-    throw wrap(`check push access to ${where}`, error)
+    throw wrap(`check push access to ${where}`, error, accessHint(inputs, 'destination', error))
   })
   if (access === 'denied') {
     throw new PromotionError(
@@ -326,10 +389,8 @@ async function proveWriteAccess(client: RegistryClient, inputs: Inputs, reporter
   } catch (error) {
     if (error instanceof RegistryError && (error.status === 401 || error.status === 403)) {
       throw new PromotionError(
-        `destination ${where}: the registry refused an upload (${error.status}); nothing was written. ${fix}`,
-        {
-          cause: error
-        }
+        `destination ${where}: the registry refused an upload (${error.message}); nothing was written. ${fix}`,
+        { cause: error }
       )
     }
     if (error instanceof RegistryError && error.status === 404) {
@@ -356,112 +417,9 @@ function createClient(
     dispatcher,
     logger: options.reporter,
     signal,
+    network: options.network,
     onSecret: options.onSecret
   })
-}
-
-/** HEAD every tag at once, before anything is written. HEAD is not a Docker Hub pull. */
-async function checkTags(
-  client: RegistryClient,
-  repository: string,
-  inputs: Inputs,
-  scopes: string[]
-): Promise<TagState[]> {
-  const all = [
-    ...inputs.tags.map((tag) => ({ tag, floating: false })),
-    ...inputs.floatingTags.map((tag) => ({ tag, floating: true }))
-  ]
-  return Promise.all(
-    all.map(async ({ tag, floating }) => {
-      try {
-        const head = await headManifest(client, repository, tag, scopes)
-        return { tag, floating, current: head?.digest }
-      } catch (error) {
-        throw wrap(`check destination tag ${repository}:${tag}`, error)
-      }
-    })
-  )
-}
-
-/**
- * Writes the root manifest's exact bytes under each tag: the guarded tags together, then the floating
- * ones. If a write fails, the error says which tags were written and which were not.
- */
-async function writeTags(
-  client: RegistryClient,
-  repository: string,
-  root: Manifest,
-  states: TagState[],
-  write: string[],
-  reporter: Reporter
-): Promise<void> {
-  const floating = new Set(states.filter((s) => s.floating).map((s) => s.tag))
-  const groups = [write.filter((t) => !floating.has(t)), write.filter((t) => floating.has(t))]
-  const written: string[] = []
-  for (const group of groups) {
-    const results = await Promise.allSettled(
-      group.map(async (tag) => {
-        const digest = await putManifest(client, repository, tag, root)
-        if (digest && digest !== root.digest) {
-          throw new PromotionError(`the registry stored the manifest as ${digest}, not ${root.digest}`)
-        }
-        written.push(tag)
-        reporter.info(`tag ${tag} -> ${root.digest}`)
-      })
-    )
-    const failed = results.findIndex((r) => r.status === 'rejected')
-    if (failed !== -1) {
-      const done = written.length ? `tags written: ${written.join(', ')}` : 'no tag was written'
-      const left = write.filter((t) => !written.includes(t)).join(', ')
-      const error = (results[failed] as PromiseRejectedResult).reason
-      throw wrap(
-        `write tag ${repository}:${group[failed]}`,
-        error,
-        `${done}; not written: ${left}; all content is present`
-      )
-    }
-  }
-}
-
-async function confirm(
-  client: RegistryClient,
-  repository: string,
-  tag: string,
-  digest: string,
-  scopes: string[]
-): Promise<void> {
-  const head = await headManifest(client, repository, tag, scopes)
-  if (head?.digest !== digest) {
-    throw new PromotionError(
-      `confirm ${repository}:${tag}: the destination serves ${head?.digest ?? 'nothing'}, expected ${digest}`
-    )
-  }
-}
-
-/** Platforms from the index, or from the config of a single-platform image. */
-async function listPlatforms(client: RegistryClient, repository: string, root: Manifest): Promise<string[]> {
-  const document = parseDocument(root)
-  if ('manifests' in document) {
-    const platforms = document.manifests
-      .map((d) => d.platform)
-      .filter((p): p is Platform => !!p && p.os !== 'unknown' && p.architecture !== 'unknown')
-      .map(formatPlatform)
-    return [...new Set(platforms)]
-  }
-  const config = document.config
-  if (config.size > 1024 * 1024) return []
-  try {
-    const response = await getBlob(client, repository, config.digest)
-    const chunks: Uint8Array[] = []
-    for await (const chunk of verifyStream(response.body, config, `config ${config.digest}`))
-      chunks.push(chunk)
-    const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Partial<Platform>
-    return parsed.os && parsed.architecture ? [formatPlatform(parsed as Platform)] : []
-  } catch (error) {
-    // The platform is for the report; a config that is not an image config (an artifact) has none.
-    if (error instanceof SyntaxError) return []
-    throw wrap(`read config ${config.digest}`, error)
-  }
 }
 
 function outcomesFor(
@@ -472,9 +430,10 @@ function outcomesFor(
 ): PromoteResult['tagOutcomes'] {
   return states.map((s) => {
     let outcome: TagOutcome
+    const replaces = s.current !== undefined && s.current !== digest
     if (s.current === digest) outcome = 'unchanged'
-    else if (mode === 'copy') outcome = 'written'
-    else if (mode === 'dry-run') outcome = 'would-write'
+    else if (mode === 'copy') outcome = replaces ? (s.floating ? 'moved' : 'overwritten') : 'written'
+    else if (mode === 'dry-run') outcome = replaces ? 'would-overwrite' : 'would-write'
     else outcome = decision.conflicts.includes(s) ? 'conflict' : 'not-written'
     return { tag: s.tag, floating: s.floating, before: s.current, outcome }
   })
@@ -482,7 +441,7 @@ function outcomesFor(
 
 function wrap(what: string, error: unknown, after?: string): Error {
   if (error instanceof PromotionError) return error
-  const why = error instanceof Error ? error.message : String(error)
+  const why = error instanceof TagWriteError || error instanceof Error ? error.message : String(error)
   return new PromotionError(`${what}: ${why}${after ? ` (${after})` : ''}`, { cause: error })
 }
 
@@ -490,7 +449,7 @@ export function displayRegistry(registry: string): string {
   return isDockerHub(registry) ? 'docker.io' : registry
 }
 
-function displayReference(ref: Reference): string {
+export function displayReference(ref: Reference): string {
   const name = `${displayRegistry(ref.registry)}/${ref.repository}`
   return ref.digest ? `${name}@${ref.digest}` : `${name}:${ref.tag}`
 }

@@ -189,7 +189,7 @@ describe('ECR to Docker Hub over TLS through a proxy', () => {
     const errors = errorsOf(run)
     expect(errors).toHaveLength(1)
     expect(errors[0]).toMatch(
-      /authenticate to destination docker\.io: token server auth\.docker\.io refused the credentials.*check destination-username and destination-password \(a Docker Hub access token\)/
+      /authenticate to destination docker\.io: token server auth\.docker\.io refused the credentials.*incorrect username or password \(check destination-username and destination-password: destination-password must be a Docker Hub access token with Read & Write scope/
     )
     expectNoSecrets(run, [...allSecrets(), 'not-the-token'])
   })
@@ -207,7 +207,7 @@ describe('ECR to Docker Hub over TLS through a proxy', () => {
     const errors = errorsOf(run)
     expect(errors).toHaveLength(1)
     expect(errors[0]).toMatch(
-      /did not grant push access; nothing was written\. For Docker Hub, destination-password must be an access token with Read & Write scope/
+      /did not grant push access; nothing was written\. check destination-username and destination-password: destination-password must be a Docker Hub access token with Read & Write scope, and destination-username the user or organisation that owns namespace acme/
     )
     expect(run.stdout).not.toMatch(/ copied in /)
     expect(await headDigest(hub, 'acme/readonly', '1.4.2')).toBeUndefined()

@@ -227,7 +227,11 @@ describe.each(['plain', 'basic', 'token'])('to a %s registry', (kind) => {
     test('if-exists overwrite: moves the tag to the promoted digest', async () => {
       const result = await run({ ...values, 'if-exists': 'overwrite' })
       expect(result.result).toBe('copied')
-      expect(result.tagOutcomes[0]).toMatchObject({ tag: '1.0', before: other.digest, outcome: 'written' })
+      expect(result.tagOutcomes[0]).toMatchObject({
+        tag: '1.0',
+        before: other.digest,
+        outcome: 'overwritten'
+      })
       expect(await headDigest(dest, repo, '1.0')).toBe(multi.digest)
     })
   })
@@ -346,10 +350,19 @@ describe('failures', () => {
     }
   })
 
-  test('a missing source tag fails naming the source', async () => {
+  test('a missing source tag fails naming the tag, and that the repository exists', async () => {
+    await seedImage(source, 'src/tagged', 'v1', { layers: [16], index: false })
     await expect(
-      run({ ...sourceInputs('src/plain', 'nope'), destination: `${registries.plain.host}/x/y` })
-    ).rejects.toThrow(/resolve source 127\.0\.0\.1:\d+\/src\/plain:nope: manifest not found/)
+      run({ ...sourceInputs('src/tagged', 'nope'), destination: `${registries.plain.host}/x/y` })
+    ).rejects.toThrow(
+      /resolve source 127\.0\.0\.1:\d+\/src\/tagged:nope: tag nope not found in repository src\/tagged \(the repository exists\); the registry said: MANIFEST_UNKNOWN/
+    )
+  })
+
+  test('a missing source repository is told apart from a missing tag', async () => {
+    await expect(
+      run({ ...sourceInputs('src/never-pushed', 'v1'), destination: `${registries.plain.host}/x/y` })
+    ).rejects.toThrow(/resolve source .*src\/never-pushed:v1: repository src\/never-pushed does not exist/)
   })
 
   test('wrong destination credentials fail before anything is copied', async () => {
@@ -362,7 +375,7 @@ describe('failures', () => {
         'destination-password': 'wrong'
       })
     ).rejects.toThrow(
-      /authenticate to destination .*refused the credentials.*\(check destination-username and destination-password\)/
+      /authenticate to destination .*refused the credentials.*incorrect username or password \(check destination-username and destination-password/
     )
   })
 
@@ -389,7 +402,9 @@ describe('failures', () => {
           'source-password': USERS.reader.password,
           destination: `${refusing.host}/refused/app`
         })
-      ).rejects.toThrow(/refused an upload \(403\); nothing was written/)
+      ).rejects.toThrow(
+        /refused an upload \(start upload to refused\/app: 403 DENIED: requested access to the resource is denied\); nothing was written\. no destination credentials were given/
+      )
       expect(sourceWatch.seen.filter((r) => r.method === 'GET' && r.url.includes('/blobs/'))).toEqual([])
     } finally {
       await Promise.all([sourceWatch.stop(), refusing.stop()])

@@ -212,7 +212,8 @@ describe('integrity', () => {
         }
       )
       expect(result.digest).toBe(image.digest)
-      expect(result.copy?.retries).toBe(1)
+      // The zeros it served first fail the digest: one resume or fresh retry at least, then the real bytes.
+      expect(result.copy?.retries).toBeGreaterThanOrEqual(1)
       expect(await blobPresent(dest, 'truncated', victim)).toBe(true)
     } finally {
       await flaky.stop()

@@ -2,8 +2,9 @@
 // credentials or Bearer tokens fetched per scope, cached until shortly before they expire.
 import { request, type Dispatcher } from 'undici'
 import { parseChallenges, pickChallenge, type Challenge } from './challenge.js'
-import { describeError, parseErrorBody, parseRetryAfter, RegistryError } from './errors.js'
+import { formatDetails, parseErrorBody, parseRetryAfter, RegistryError } from './errors.js'
 import { redactUrl, type Logger } from './logger.js'
+import { DEFAULT_NETWORK, toNetworkError, type NetworkOptions, type RouteDescriber } from './network.js'
 import { isLoopbackHost } from './reference.js'
 import { withRetry, type RetryOptions } from './retry.js'
 
@@ -32,16 +33,27 @@ export interface AuthenticatorOptions {
   userAgent: string
   logger: Logger
   retry: RetryOptions
+  network?: NetworkOptions
   /** Invoked with every secret the authenticator learns, so the host can mask it. */
   onSecret?: (secret: string) => void
   now?: () => number
 }
 
 const DEFAULT_TOKEN_LIFETIME_S = 60
+/** `/v2/` answers at once on any live registry: a long wait there means a dead one. */
+const PING_TIMEOUT_MS = 10_000
+
+interface CachedToken {
+  pending: Promise<Token>
+  /** Set once the request succeeds, so a refusal can tell whether it was this token that failed. */
+  value?: string
+}
 
 export class Authenticator {
   private challenge: Promise<Challenge | undefined> | undefined
-  private readonly tokens = new Map<string, Promise<Token>>()
+  private readonly tokens = new Map<string, CachedToken>()
+  /** Scopes a registry asked for in a 401 challenge, added to later requests with the same scopes. */
+  private readonly extraScopes = new Map<string, string[]>()
   /** Counts token requests, so tests and benchmarks can see that none is repeated. */
   tokenRequests = 0
 
@@ -49,6 +61,14 @@ export class Authenticator {
 
   private now(): number {
     return (this.options.now ?? Date.now)()
+  }
+
+  private get network(): NetworkOptions {
+    return this.options.network ?? DEFAULT_NETWORK
+  }
+
+  get hasCredentials(): boolean {
+    return !!this.options.credentials
   }
 
   /** The registry's challenge, learned once from GET /v2/. */
@@ -62,6 +82,8 @@ export class Authenticator {
 
   private async fetchChallenge(): Promise<Challenge | undefined> {
     const url = new URL('/v2/', this.options.baseUrl)
+    // A registry not reached yet gets the shorter reach budget: a dead one fails the run in seconds.
+    const retry = { ...this.options.retry, maxElapsedMs: this.network.reachBudgetMs }
     return withRetry(async () => {
       let response: Dispatcher.ResponseData
       try {
@@ -69,15 +91,19 @@ export class Authenticator {
           method: 'GET',
           headers: { 'user-agent': this.options.userAgent },
           dispatcher: this.options.dispatcher,
-          signal: this.options.retry.signal
+          signal: this.options.retry.signal,
+          headersTimeout: Math.min(this.network.responseTimeoutMs, PING_TIMEOUT_MS)
         })
       } catch (error) {
-        throw new RegistryError(`cannot reach registry ${url.host}: ${describeError(error)}`, {
-          method: 'GET',
-          url: redactUrl(url),
-          retryable: true,
-          cause: error
-        })
+        if (this.options.retry.signal?.aborted) throw error
+        throw toNetworkError(
+          `registry ${url.host}`,
+          'GET',
+          url,
+          error,
+          this.options.dispatcher as RouteDescriber,
+          { ...this.network, responseTimeoutMs: Math.min(this.network.responseTimeoutMs, PING_TIMEOUT_MS) }
+        )
       }
       await response.body.dump()
       if (response.statusCode === 200) return undefined
@@ -97,7 +123,7 @@ export class Authenticator {
         url: redactUrl(url),
         retryAfterMs: parseRetryAfter(header(response.headers, 'retry-after'))
       })
-    }, this.options.retry)
+    }, retry)
   }
 
   /** Forget a challenge after a 401 that named a different one (e.g. a realm that moved). */
@@ -111,43 +137,60 @@ export class Authenticator {
     const challenge = await this.ping()
     if (!challenge) return undefined
     if (challenge.scheme === 'basic') {
+      // Some registries (Nexus) challenge /v2/ yet serve anonymous pulls: try without, and let a
+      // refusal say that credentials are needed.
       const credentials = this.options.credentials
-      if (!credentials) {
-        throw new RegistryError(
-          `registry ${new URL(this.options.baseUrl).host} requires credentials (Basic auth)`,
-          {
-            status: 401,
-            retryable: false
-          }
-        )
-      }
-      return basicHeader(credentials)
+      return credentials ? basicHeader(credentials) : undefined
     }
-    const token = await this.token(challenge, scopes)
+    const token = await this.token(challenge, this.withExtraScopes(scopes))
     return `Bearer ${token.value}`
   }
 
-  /** Drops a cached token the registry refused, so the next call fetches a fresh one. */
-  invalidate(scopes: string[]): void {
-    this.tokens.delete(scopeKey(scopes))
+  /**
+   * Drops a cached token the registry refused, so the next call fetches a fresh one. Only the token
+   * that was refused: when a concurrent request has already refreshed it, the new one stays.
+   */
+  invalidate(scopes: string[], refused?: string): void {
+    const key = scopeKey(this.withExtraScopes(scopes))
+    const cached = this.tokens.get(key)
+    if (!cached) return
+    if (refused === undefined || (cached.value !== undefined && `Bearer ${cached.value}` === refused)) {
+      this.tokens.delete(key)
+    }
+  }
+
+  /** Remembers scopes a registry's 401 challenge asked for on top of `scopes`. */
+  addScopes(scopes: string[], wanted: string[]): void {
+    const current = this.withExtraScopes(scopes)
+    const added = wanted.filter((s) => s && !current.includes(s))
+    if (added.length)
+      this.extraScopes.set(scopeKey(scopes), [...(this.extraScopes.get(scopeKey(scopes)) ?? []), ...added])
+  }
+
+  private withExtraScopes(scopes: string[]): string[] {
+    const extra = this.extraScopes.get(scopeKey(scopes))
+    return extra ? [...scopes, ...extra] : scopes
   }
 
   /** The token for these scopes, from cache while it has life left; concurrent callers share one request. */
   async token(challenge: Challenge, scopes: string[]): Promise<Token> {
     const key = scopeKey(scopes)
-    let pending = this.tokens.get(key)
-    if (pending) {
-      const token = await pending.catch(() => undefined)
+    const cached = this.tokens.get(key)
+    if (cached) {
+      const token = await cached.pending.catch(() => undefined)
       if (token && !this.expiresSoon(token)) return token
       // Another caller may already have started the refresh.
-      if (this.tokens.get(key) !== pending) return this.token(challenge, scopes)
+      const now = this.tokens.get(key)
+      if (now && now !== cached) return this.token(challenge, scopes)
     }
-    pending = this.fetchToken(challenge, scopes)
-    this.tokens.set(key, pending)
+    const entry: CachedToken = { pending: this.fetchToken(challenge, scopes) }
+    this.tokens.set(key, entry)
     try {
-      return await pending
+      const token = await entry.pending
+      entry.value = token.value
+      return token
     } catch (error) {
-      if (this.tokens.get(key) === pending) this.tokens.delete(key)
+      if (this.tokens.get(key) === entry) this.tokens.delete(key)
       throw error
     }
   }
@@ -191,15 +234,20 @@ export class Authenticator {
           signal: this.options.retry.signal
         })
       } catch (error) {
-        throw new RegistryError(`token request to ${url.host} failed: ${describeError(error)}`, {
-          retryable: true,
-          cause: error
-        })
+        if (this.options.retry.signal?.aborted) throw error
+        throw toNetworkError(
+          `token request`,
+          'GET',
+          url,
+          error,
+          this.options.dispatcher as RouteDescriber,
+          this.network
+        )
       }
       const text = await response.body.text()
       if (response.statusCode !== 200) {
         const details = parseErrorBody(text)
-        const why = details.map((d) => d.message || d.code).join('; ') || `HTTP ${response.statusCode}`
+        const why = formatDetails(details) || `HTTP ${response.statusCode}`
         throw new RegistryError(
           response.statusCode === 401 || response.statusCode === 403
             ? `token server ${url.host} refused the credentials for ${scopes.join(' ')}: ${why}`

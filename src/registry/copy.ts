@@ -2,21 +2,17 @@
 // present at the destination, by digest, without touching disk. Tags are the caller's: it writes
 // them only after this resolves, so a tag never points at incomplete content.
 import { verifyStream } from './digest.js'
-import { describeError, isRetryable, RegistryError } from './errors.js'
+import { isWalkable, parseDocument } from './document.js'
+import { DigestMismatchError, describeError, RegistryError } from './errors.js'
 import { getBlob, getManifest, headManifest, type Manifest } from './fetch.js'
 import { formatBytes, formatDuration } from './format.js'
 import { createLimiter, type Limiter } from './limit.js'
-import {
-  INDEX_TYPES,
-  MANIFEST_ACCEPT,
-  MANIFEST_TYPES,
-  type Descriptor,
-  type IndexDocument,
-  type ManifestDocument
-} from './media-types.js'
-import { isDockerHub, isValidDigest } from './reference.js'
+import { MANIFEST_ACCEPT, type Descriptor, type IndexDocument, type ManifestDocument } from './media-types.js'
+import { isDockerHub } from './reference.js'
+import { resumableBody } from './resume.js'
 import { withRetry } from './retry.js'
 import { discard, repositoryScope, type RegistryClient, type Response } from './transport.js'
+import { ChunkReader, refusesMonolithic, wrapBlobError } from './upload.js'
 import {
   blobExists,
   cancelUpload,
@@ -29,6 +25,8 @@ import {
   type BlobTarget,
   type UploadSession
 } from './write.js'
+
+export { parseDocument } from './document.js'
 
 export type UploadMode = 'monolithic' | 'chunked'
 
@@ -51,10 +49,12 @@ export interface CopyOptions {
   uploadMode?: UploadMode
   /** Chunk size for chunked uploads (raised to the registry's OCI-Chunk-Min-Length). */
   chunkBytes?: number
-  /** Blob copy attempts, each from a fresh GET and a fresh upload session. */
+  /** Blob copy attempts without progress, each from a fresh GET and a fresh upload session. */
   blobAttempts?: number
   /** Uploads wait for this (e.g. a proof of push access); reads and existence checks do not. */
   writeGate?: Promise<unknown>
+  /** Filled as the copy goes, so a caller can report what was done when it fails. */
+  stats?: CopyStats
 }
 
 export type BlobOutcome = 'present' | 'mounted' | 'copied' | 'would-copy'
@@ -62,10 +62,34 @@ export type BlobOutcome = 'present' | 'mounted' | 'copied' | 'would-copy'
 export interface CopyStats {
   blobs: Record<BlobOutcome, { count: number; bytes: number }>
   manifests: { pushed: number; present: number; wouldPush: number }
+  /** Foreign layers (with `urls`): served elsewhere, never copied. */
+  foreign: { count: number; bytes: number }
+  /** Child manifests of media types we do not know, copied by digest without being walked. */
+  unwalked: number
+  /** Content size (config and layers) of each image manifest walked, by digest. */
+  imageSizes: Record<string, number>
   /** Bytes that went through this process (equals copied bytes unless a retry re-sent some). */
   bytesTransferred: number
   retries: number
   durationMs: number
+}
+
+export function emptyCopyStats(): CopyStats {
+  return {
+    blobs: {
+      present: { count: 0, bytes: 0 },
+      mounted: { count: 0, bytes: 0 },
+      copied: { count: 0, bytes: 0 },
+      'would-copy': { count: 0, bytes: 0 }
+    },
+    manifests: { pushed: 0, present: 0, wouldPush: 0 },
+    foreign: { count: 0, bytes: 0 },
+    unwalked: 0,
+    imageSizes: {},
+    bytesTransferred: 0,
+    retries: 0,
+    durationMs: 0
+  }
 }
 
 export const DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024
@@ -76,8 +100,6 @@ interface OpenTransfer {
   session: UploadSession
   response: Response
 }
-
-const FOREIGN_LAYER = /\.foreign\.|nondistributable/
 
 /**
  * Makes every blob and child manifest of `root` present at the destination (not the root itself:
@@ -93,23 +115,15 @@ class CopyEngine {
   private readonly blobs = new Map<string, Promise<BlobOutcome>>()
   private readonly manifests = new Map<string, Promise<void>>()
   private uploadMode: UploadMode
-  private readonly stats: CopyStats = {
-    blobs: {
-      present: { count: 0, bytes: 0 },
-      mounted: { count: 0, bytes: 0 },
-      copied: { count: 0, bytes: 0 },
-      'would-copy': { count: 0, bytes: 0 }
-    },
-    manifests: { pushed: 0, present: 0, wouldPush: 0 },
-    bytesTransferred: 0,
-    retries: 0,
-    durationMs: 0
-  }
+  private readonly stats: CopyStats
   private readonly sameRegistry: boolean
+  /** Repositories the destination refused to mount from: not asked again this run. */
+  private readonly mountRefused = new Set<string>()
 
   constructor(private readonly options: CopyOptions) {
     this.limit = createLimiter(options.concurrency)
     this.uploadMode = options.uploadMode ?? 'monolithic'
+    this.stats = options.stats ?? emptyCopyStats()
     this.sameRegistry =
       options.source.client.registry === options.destination.client.registry &&
       options.source.repository !== options.destination.repository
@@ -135,7 +149,7 @@ class CopyEngine {
       this.stats.manifests.present++
       this.log.info(`${root.digest} is already present at the destination: no content to copy`)
     } else {
-      await this.ensureChildren(document)
+      await this.ensureChildren(root.digest, document)
     }
     this.stats.durationMs = Date.now() - started
     return this.stats
@@ -150,12 +164,24 @@ class CopyEngine {
   }
 
   /** Everything a manifest refers to: blobs for an image, child manifests for an index. */
-  private async ensureChildren(document: IndexDocument | ManifestDocument): Promise<void> {
+  private async ensureChildren(digest: string, document: IndexDocument | ManifestDocument): Promise<void> {
     if ('manifests' in document) {
       await Promise.all(document.manifests.map((child) => this.ensureManifest(child)))
       return
     }
-    const blobs = [document.config, ...document.layers].filter((d) => !FOREIGN_LAYER.test(d.mediaType ?? ''))
+    const all = [document.config, ...document.layers]
+    this.stats.imageSizes[digest] = all.reduce((sum, d) => sum + d.size, 0)
+    // Only layers that say where else they are served are left behind (foreign layers); a
+    // non-distributable media type alone is no reason to skip content the manifest needs.
+    const blobs = all.filter((d) => {
+      if (!d.urls?.length) return true
+      this.stats.foreign.count++
+      this.stats.foreign.bytes += d.size
+      this.log.info(
+        `${d.digest} ${formatBytes(d.size).padStart(10)}  not copied: a foreign layer, served from ${d.urls[0]}`
+      )
+      return false
+    })
     // Largest first: the long transfers start while the small ones fill the gaps.
     blobs.sort((a, b) => b.size - a.size)
     await Promise.all(blobs.map((blob) => this.ensureBlob(blob)))
@@ -172,7 +198,14 @@ class CopyEngine {
 
   private async copyManifest(descriptor: Descriptor): Promise<void> {
     const { source } = this.options
-    const accept = descriptor.mediaType ? `${descriptor.mediaType}, ${MANIFEST_ACCEPT}` : MANIFEST_ACCEPT
+    // A media type we do not know is copied as it is, by digest: the image spec asks clients to
+    // tolerate them, and walking what we cannot read would only fail.
+    const walk = isWalkable(descriptor.mediaType)
+    const accept = !walk
+      ? descriptor.mediaType
+      : descriptor.mediaType
+        ? `${descriptor.mediaType}, ${MANIFEST_ACCEPT}`
+        : MANIFEST_ACCEPT
     const fetchSource = (): Promise<Manifest | undefined> =>
       this.limit(() => getManifest(source.client, source.repository, descriptor.digest, undefined, accept))
     // Fetch from the source while the destination is checked (one round trip instead of two), except
@@ -180,7 +213,7 @@ class CopyEngine {
     const early = isDockerHub(source.client.registry) ? undefined : fetchSource()
     early?.catch(() => undefined)
     const present = await this.limit(() =>
-      headManifest(this.dest.client, this.dest.repository, descriptor.digest, this.destScopes)
+      headManifest(this.dest.client, this.dest.repository, descriptor.digest, this.destScopes, accept)
     )
     if (present) {
       this.stats.manifests.present++
@@ -190,18 +223,21 @@ class CopyEngine {
     if (!manifest) {
       throw new RegistryError(
         `manifest ${descriptor.digest} is listed in the index but missing from the source`,
-        {
-          status: 404,
-          retryable: false
-        }
+        { status: 404, retryable: false }
       )
     }
-    await this.ensureChildren(parseDocument(manifest))
+    if (walk) {
+      await this.ensureChildren(descriptor.digest, parseDocument(manifest))
+    } else {
+      this.stats.unwalked++
+      this.log.info(`${descriptor.digest} (${descriptor.mediaType}): unknown media type, copied unwalked`)
+    }
     if (this.options.dryRun) {
       this.stats.manifests.wouldPush++
       return
     }
-    await this.limit(() => putManifest(this.dest.client, this.dest.repository, descriptor.digest, manifest))
+    const exact = walk ? manifest : { bytes: manifest.bytes, mediaType: descriptor.mediaType }
+    await this.limit(() => putManifest(this.dest.client, this.dest.repository, descriptor.digest, exact))
     this.stats.manifests.pushed++
   }
 
@@ -235,7 +271,9 @@ class CopyEngine {
     const { digest } = descriptor
     let ready: OpenTransfer | undefined
     let session: UploadSession | undefined
-    if (!this.options.dryRun && !this.sameRegistry && descriptor.size <= SPECULATE_BYTES) {
+    const from = this.options.source.repository
+    const mount = this.sameRegistry && !this.mountRefused.has(from)
+    if (!this.options.dryRun && !mount && descriptor.size <= SPECULATE_BYTES) {
       // A small blob is checked, its upload opened and its download started all at once: one round
       // trip instead of two. When it turns out present, a cancelled session and a dropped small
       // download are the whole cost.
@@ -255,35 +293,38 @@ class CopyEngine {
       if (await blobExists(this.dest.client, this.dest.repository, digest)) return 'present'
       if (this.options.dryRun) return 'would-copy'
       await this.options.writeGate
-      if (this.sameRegistry) {
-        const mount = await mountBlob(
-          this.dest.client,
-          this.dest.repository,
-          digest,
-          this.options.source.repository
-        )
-        if (mount.mounted) return 'mounted'
-        session = { location: mount.location }
+      if (mount) {
+        const mounted = await this.tryMount(digest, from)
+        if (mounted === true) return 'mounted'
+        session = mounted
       }
     }
 
     const target: BlobTarget = { repository: this.dest.repository, digest, size: descriptor.size }
+    let moved = 0
     await withRetry(
       async () => {
         const transfer = ready ?? (await this.openTransfer(digest, session))
         // A retry always starts from a fresh download and a fresh upload session.
         ready = undefined
         session = undefined
+        const before = moved
         try {
-          await this.uploadOnce(target, transfer.session, transfer.response)
+          await this.uploadOnce(target, transfer.session, transfer.response, (n) => (moved += n))
         } catch (error) {
+          // Bytes that turned out corrupt were no progress: a source that keeps serving them must
+          // run out of retries.
+          if (isCorrupt(error)) moved = before
           void cancelUpload(this.dest.client, this.dest.repository, transfer.session.location)
           throw wrapBlobError(digest, error)
         }
       },
       {
         attempts: this.options.blobAttempts ?? 5,
+        maxElapsedMs: this.dest.client.network.retryBudgetMs,
         signal: this.dest.client.signal,
+        // An attempt that moved bytes earns fresh retries: the budget bounds failing, not copying.
+        progress: () => moved,
         onRetry: (error, attempt, delay) => {
           this.stats.retries++
           this.log.warning(
@@ -293,6 +334,34 @@ class CopyEngine {
       }
     )
     return 'copied'
+  }
+
+  /**
+   * Asks the destination to link the blob from the source repository. true when it did; otherwise
+   * the upload session to use instead (a registry that will not mount may offer one). A refusal
+   * (401, 403, 404: these credentials may not read `from`) falls back to copying the bytes, and no
+   * mount from that repository is tried again this run.
+   */
+  private async tryMount(digest: string, from: string): Promise<true | UploadSession | undefined> {
+    try {
+      const result = await mountBlob(this.dest.client, this.dest.repository, digest, from)
+      if (result.mounted) return true
+      this.refuseMounts(from, 'it answered with an upload session instead')
+      return { location: result.location }
+    } catch (error) {
+      const status = error instanceof RegistryError ? error.status : undefined
+      if (status !== 401 && status !== 403 && status !== 404) throw error
+      this.refuseMounts(from, describeError(error))
+      return undefined
+    }
+  }
+
+  private refuseMounts(from: string, why: string): void {
+    if (this.mountRefused.has(from)) return
+    this.mountRefused.add(from)
+    this.log.info(
+      `the destination refused to mount blobs from ${from} (${why}); copying them through this runner instead`
+    )
   }
 
   /** Opens the upload and starts the download together: one round trip instead of two. */
@@ -316,11 +385,29 @@ class CopyEngine {
     void cancelUpload(this.dest.client, this.dest.repository, transfer.session.location)
   }
 
-  private async uploadOnce(target: BlobTarget, session: UploadSession, response: Response): Promise<void> {
+  private async uploadOnce(
+    target: BlobTarget,
+    session: UploadSession,
+    response: Response,
+    onBytes: (n: number) => void
+  ): Promise<void> {
     const count = (n: number): void => {
       this.stats.bytesTransferred += n
+      onBytes(n)
     }
-    const stream = verifyStream(response.body, target, `blob ${target.digest}`, count)
+    const body = resumableBody(response, {
+      client: this.options.source.client,
+      repository: this.options.source.repository,
+      digest: target.digest,
+      size: target.size,
+      onResume: (offset, error) => {
+        this.stats.retries++
+        this.log.warning(
+          `${target.digest}: download interrupted at byte ${offset} (${describeError(error)}); resuming from there`
+        )
+      }
+    })
+    const stream = verifyStream(body, target, `blob ${target.digest}`, count)
     try {
       if (this.uploadMode === 'chunked') {
         await this.uploadChunked(target, session, stream)
@@ -361,109 +448,10 @@ class CopyEngine {
   }
 }
 
-/** Cuts one stream into consecutive exact-length sub-streams, without buffering a whole chunk. */
-class ChunkReader {
-  private readonly iterator: AsyncIterator<Uint8Array>
-  private carry: Uint8Array | undefined
-
-  constructor(stream: AsyncIterable<Uint8Array>) {
-    this.iterator = stream[Symbol.asyncIterator]()
+function isCorrupt(error: unknown): boolean {
+  for (let current = error, depth = 0; current && depth < 5; depth++) {
+    if (current instanceof DigestMismatchError) return true
+    current = (current as { cause?: unknown }).cause
   }
-
-  async *take(length: number): AsyncGenerator<Uint8Array> {
-    let remaining = length
-    while (remaining > 0) {
-      let chunk = this.carry
-      this.carry = undefined
-      if (!chunk) {
-        const next = await this.iterator.next()
-        if (next.done) throw new RegistryError('the source stream ended early', { retryable: true })
-        chunk = next.value
-      }
-      if (chunk.length > remaining) {
-        this.carry = chunk.subarray(remaining)
-        chunk = chunk.subarray(0, remaining)
-      }
-      remaining -= chunk.length
-      yield chunk
-    }
-  }
-
-  /** Drains the source so that its end-of-stream checks (digest, length) run. */
-  async end(): Promise<void> {
-    if (this.carry?.length)
-      throw new RegistryError('the source stream is longer than its descriptor', { retryable: true })
-    const next = await this.iterator.next()
-    if (!next.done)
-      throw new RegistryError('the source stream is longer than its descriptor', { retryable: true })
-  }
-}
-
-function refusesMonolithic(error: unknown): boolean {
-  if (!(error instanceof RegistryError) || error.status === undefined) return false
-  if (error.status === 413 || error.status === 405 || error.status === 416) return true
-  return (
-    error.status === 400 && error.details.some((d) => d.code === 'UNSUPPORTED' || d.code === 'SIZE_INVALID')
-  )
-}
-
-function wrapBlobError(digest: string, error: unknown): unknown {
-  if (error instanceof RegistryError && error.message.includes(digest)) return error
-  const message = `copy blob ${digest}: ${describeError(error)}`
-  if (error instanceof RegistryError) {
-    return new RegistryError(message, {
-      status: error.status,
-      retryable: error.retryable,
-      retryAfterMs: error.retryAfterMs,
-      details: error.details,
-      cause: error
-    })
-  }
-  return new RegistryError(message, { retryable: isRetryable(error), cause: error })
-}
-
-/** Parses a manifest enough to walk it; anything else is not an image we can copy. */
-export function parseDocument(manifest: Manifest): IndexDocument | ManifestDocument {
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(manifest.bytes.toString('utf8'))
-  } catch (error) {
-    throw new RegistryError(`manifest ${manifest.digest} is not valid JSON`, {
-      retryable: false,
-      cause: error
-    })
-  }
-  const doc = parsed as Partial<IndexDocument & ManifestDocument>
-  if (INDEX_TYPES.has(manifest.mediaType) || (Array.isArray(doc.manifests) && !doc.config)) {
-    if (!Array.isArray(doc.manifests)) {
-      throw new RegistryError(`index ${manifest.digest} has no manifests list`, { retryable: false })
-    }
-    return { mediaType: manifest.mediaType, manifests: doc.manifests.map(checkDescriptor) }
-  }
-  if (MANIFEST_TYPES.has(manifest.mediaType) || doc.config) {
-    if (!doc.config)
-      throw new RegistryError(`manifest ${manifest.digest} has no config`, { retryable: false })
-    return {
-      mediaType: manifest.mediaType,
-      config: checkDescriptor(doc.config),
-      layers: (doc.layers ?? []).map(checkDescriptor)
-    }
-  }
-  throw new RegistryError(`manifest ${manifest.digest} has unsupported media type "${manifest.mediaType}"`, {
-    retryable: false
-  })
-}
-
-function checkDescriptor(descriptor: Descriptor): Descriptor {
-  if (
-    typeof descriptor?.digest !== 'string' ||
-    !isValidDigest(descriptor.digest) ||
-    !Number.isSafeInteger(descriptor.size) ||
-    descriptor.size < 0
-  ) {
-    throw new RegistryError(`invalid descriptor ${JSON.stringify(descriptor).slice(0, 200)}`, {
-      retryable: false
-    })
-  }
-  return descriptor
+  return false
 }

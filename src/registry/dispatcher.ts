@@ -1,6 +1,9 @@
 // The one HTTP connection pool for a run: keep-alive connections per origin, and HTTPS_PROXY /
-// HTTP_PROXY / NO_PROXY honoured the way curl and the runner's own tools read them.
-import { Agent, Dispatcher, ProxyAgent } from 'undici'
+// HTTP_PROXY / NO_PROXY honoured the way curl and the runner's own tools read them, and timeouts
+// of our own on every connection.
+import { Agent, Dispatcher } from 'undici'
+import { resolveNetwork, type NetworkOptions } from './network.js'
+import { createTunnelConnector } from './tunnel.js'
 
 export interface ProxyEnvironment {
   httpProxy?: string
@@ -14,21 +17,46 @@ export function readProxyEnvironment(env: NodeJS.ProcessEnv = process.env): Prox
   return { httpProxy: pick('http_proxy'), httpsProxy: pick('https_proxy'), noProxy: pick('no_proxy') }
 }
 
-const AGENT_OPTIONS: Agent.Options = { keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000 }
+const KEEP_ALIVE: Agent.Options = { keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000 }
 
-/** A dispatcher that sends each origin directly or through the proxy its scheme calls for. */
+interface Route {
+  agent: Agent
+  /** `127.0.0.1:3128 (HTTPS_PROXY)`, for messages; undefined for direct connections. */
+  proxy?: string
+}
+
+/**
+ * A dispatcher that sends each origin directly or through the proxy its scheme calls for, with
+ * connect, response and idle timeouts of our own on every connection.
+ */
 export class ProxyAwareDispatcher extends Dispatcher {
-  private readonly direct = new Agent(AGENT_OPTIONS)
-  private readonly httpProxy?: ProxyAgent
-  private readonly httpsProxy?: ProxyAgent
+  readonly network: NetworkOptions
+  private readonly direct: Route
+  private readonly httpProxy?: Route
+  private readonly httpsProxy?: Route
   private readonly noProxy: NoProxyRule[]
 
-  constructor(environment: ProxyEnvironment = readProxyEnvironment()) {
+  constructor(environment: ProxyEnvironment = readProxyEnvironment(), network: Partial<NetworkOptions> = {}) {
     super()
-    if (environment.httpProxy)
-      this.httpProxy = new ProxyAgent({ ...AGENT_OPTIONS, uri: environment.httpProxy })
-    if (environment.httpsProxy)
-      this.httpsProxy = new ProxyAgent({ ...AGENT_OPTIONS, uri: environment.httpsProxy })
+    this.network = resolveNetwork(network)
+    const timeouts: Agent.Options = {
+      ...KEEP_ALIVE,
+      headersTimeout: this.network.responseTimeoutMs,
+      bodyTimeout: this.network.idleTimeoutMs
+    }
+    this.direct = { agent: new Agent({ ...timeouts, connect: { timeout: this.network.connectTimeoutMs } }) }
+    const viaProxy = (value: string, variable: string): Route => {
+      const proxy = parseProxyUrl(value, variable)
+      return {
+        agent: new Agent({
+          ...timeouts,
+          connect: createTunnelConnector({ proxy, timeoutMs: this.network.connectTimeoutMs })
+        }),
+        proxy: `${proxy.host} (${variable})`
+      }
+    }
+    if (environment.httpProxy) this.httpProxy = viaProxy(environment.httpProxy, 'HTTP_PROXY')
+    if (environment.httpsProxy) this.httpsProxy = viaProxy(environment.httpsProxy, 'HTTPS_PROXY')
     this.noProxy = parseNoProxy(environment.noProxy)
   }
 
@@ -37,23 +65,50 @@ export class ProxyAwareDispatcher extends Dispatcher {
     return this.pick(new URL(origin)) !== this.direct
   }
 
-  private pick(url: URL): Dispatcher {
+  /** `through proxy HOST:PORT (VARIABLE)` for an origin sent through a proxy, else ''. */
+  describeRoute(origin: string | URL): string {
+    const proxy = this.pick(new URL(origin)).proxy
+    return proxy ? ` through proxy ${proxy}` : ''
+  }
+
+  private pick(url: URL): Route {
     const proxy = url.protocol === 'https:' ? this.httpsProxy : this.httpProxy
     if (!proxy || bypassesProxy(url, this.noProxy)) return this.direct
     return proxy
   }
 
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandlers): boolean {
-    return this.pick(new URL(String(options.origin))).dispatch(options, handler)
+    return this.pick(new URL(String(options.origin))).agent.dispatch(options, handler)
+  }
+
+  private routes(): Route[] {
+    return [this.direct, this.httpProxy, this.httpsProxy].filter((r): r is Route => !!r)
   }
 
   override async close(): Promise<void> {
-    await Promise.all([this.direct.close(), this.httpProxy?.close(), this.httpsProxy?.close()])
+    await Promise.all(this.routes().map((r) => r.agent.close()))
   }
 
   override async destroy(): Promise<void> {
-    await Promise.all([this.direct.destroy(), this.httpProxy?.destroy(), this.httpsProxy?.destroy()])
+    await Promise.all(this.routes().map((r) => r.agent.destroy()))
   }
+}
+
+/** A proxy URL as curl reads it: a bare `host:port` means http://. Never echoes credentials. */
+function parseProxyUrl(value: string, variable: string): URL {
+  const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    throw new RangeError(`${variable} is not a URL; write http://HOST:PORT`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new RangeError(
+      `${variable} has scheme ${url.protocol}//; only http:// and https:// proxies are supported`
+    )
+  }
+  return url
 }
 
 export interface NoProxyRule {

@@ -13,6 +13,8 @@ export interface RegistryErrorOptions {
   retryable?: boolean
   /** Milliseconds the server asked us to wait (Retry-After). */
   retryAfterMs?: number
+  /** The request never got an HTTP answer (refused, reset, timed out, no such host). */
+  network?: boolean
   cause?: unknown
 }
 
@@ -24,6 +26,7 @@ export class RegistryError extends Error {
   readonly details: RegistryErrorDetail[]
   readonly retryable: boolean
   readonly retryAfterMs?: number
+  readonly network: boolean
 
   constructor(message: string, options: RegistryErrorOptions = {}) {
     super(message, { cause: options.cause })
@@ -33,6 +36,7 @@ export class RegistryError extends Error {
     this.details = options.details ?? []
     this.retryable = options.retryable ?? (options.status !== undefined && isRetryableStatus(options.status))
     this.retryAfterMs = options.retryAfterMs
+    this.network = options.network ?? false
   }
 }
 
@@ -84,15 +88,45 @@ export function isAbort(error: unknown): boolean {
   )
 }
 
-/** Parses the OCI error body `{"errors":[{"code","message"}]}`; tolerates anything else. */
+/**
+ * The registry's own words from an error body: OCI `{"errors":[{"code","message","detail"}]}`, or the
+ * shapes token services use (Docker Hub: `{"details": "..."}`; OAuth: `error_description`).
+ */
 export function parseErrorBody(text: string): RegistryErrorDetail[] {
+  let body: Record<string, unknown>
   try {
-    const body = JSON.parse(text) as { errors?: { code?: unknown; message?: unknown }[] }
-    if (!Array.isArray(body.errors)) return []
-    return body.errors.map((e) => ({ code: String(e.code ?? 'UNKNOWN'), message: String(e.message ?? '') }))
+    body = JSON.parse(text) as Record<string, unknown>
   } catch {
     return []
   }
+  if (!body || typeof body !== 'object') return []
+  if (Array.isArray(body.errors)) {
+    return (body.errors as { code?: unknown; message?: unknown; detail?: unknown }[]).map((e) => ({
+      code: String(e?.code ?? 'UNKNOWN'),
+      message: String(e?.message ?? '') + detailText(e?.detail)
+    }))
+  }
+  for (const key of ['details', 'error_description', 'message', 'error']) {
+    const value = body[key]
+    if (typeof value === 'string' && value.trim()) {
+      const code = key === 'error_description' && typeof body.error === 'string' ? body.error : 'ERROR'
+      return [{ code, message: value.trim().slice(0, 500) }]
+    }
+  }
+  return []
+}
+
+function detailText(detail: unknown): string {
+  if (detail === undefined || detail === null || detail === '') return ''
+  const text = typeof detail === 'string' ? detail : JSON.stringify(detail)
+  return text && text !== '{}' && text !== 'null' ? ` (${text.slice(0, 300)})` : ''
+}
+
+/** `CODE: message; CODE: message`, the registry's words for a message. */
+export function formatDetails(details: RegistryErrorDetail[]): string {
+  return details
+    .map((d) => (d.message ? (d.code === 'ERROR' ? d.message : `${d.code}: ${d.message}`) : d.code))
+    .join('; ')
 }
 
 /** Retry-After as milliseconds: delta-seconds or an HTTP date. */

@@ -1,7 +1,13 @@
 // Reading from a registry: manifests (HEAD and GET) and blob streams.
 import { header } from './auth.js'
 import { digestOf, algorithmOf } from './digest.js'
-import { DigestMismatchError, parseErrorBody, RegistryError } from './errors.js'
+import {
+  DigestMismatchError,
+  formatDetails,
+  parseErrorBody,
+  RegistryError,
+  type RegistryErrorDetail
+} from './errors.js'
 import { DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED, MANIFEST_ACCEPT } from './media-types.js'
 import { discard, repositoryScope, type RegistryClient, type Response } from './transport.js'
 
@@ -20,30 +26,35 @@ export interface Manifest {
   bytes: Buffer
 }
 
-/** HEAD a manifest by tag or digest; undefined when absent. Does not count as a Docker Hub pull. */
+/**
+ * HEAD a manifest by tag or digest; undefined when absent. Does not count as a Docker Hub pull.
+ * A 403 is absence too: Artifactory virtual repositories (and some proxies) answer a HEAD of what
+ * does not exist with 403; a real refusal shows on the write that follows.
+ */
 export async function headManifest(
   client: RegistryClient,
   repository: string,
   reference: string,
-  scopes = [repositoryScope(repository, 'pull')]
+  scopes = [repositoryScope(repository, 'pull')],
+  accept = MANIFEST_ACCEPT
 ): Promise<ManifestHead | undefined> {
   const response = await client.request({
     method: 'HEAD',
     url: `/v2/${repository}/manifests/${reference}`,
     scopes,
-    headers: { accept: MANIFEST_ACCEPT },
+    headers: { accept },
     expect: [200],
-    allow: [404],
-    what: `HEAD manifest ${repository}:${reference}`
+    allow: [404, 403],
+    what: `HEAD manifest ${repository}${reference.includes(':') ? '@' : ':'}${reference}`
   })
   await response.body.dump()
-  if (response.status === 404) return undefined
+  if (response.status === 404 || response.status === 403) return undefined
   const digest = header(response.headers, 'docker-content-digest')
   const mediaType = contentType(response)
   const size = Number(header(response.headers, 'content-length') ?? NaN)
   if (!digest) {
     // Without the header the digest must come from the bytes themselves.
-    const manifest = await getManifest(client, repository, reference, scopes)
+    const manifest = await getManifest(client, repository, reference, scopes, accept)
     return manifest && { digest: manifest.digest, mediaType: manifest.mediaType, size: manifest.bytes.length }
   }
   return { digest, mediaType, size }
@@ -57,6 +68,77 @@ export async function getManifest(
   scopes = [repositoryScope(repository, 'pull')],
   accept = MANIFEST_ACCEPT
 ): Promise<Manifest | undefined> {
+  const result = await fetchManifest(client, repository, reference, scopes, accept)
+  if ('missing' in result) {
+    if (result.missing.some((d) => d.code === 'NAME_UNKNOWN')) {
+      throw new RegistryError(
+        `${result.what}: repository ${repository} does not exist (or these credentials cannot see it); ` +
+          `the registry said: ${formatDetails(result.missing)}`,
+        { status: 404, details: result.missing, retryable: false }
+      )
+    }
+    return undefined
+  }
+  return result.manifest
+}
+
+/**
+ * GET a manifest that must exist (the source). When it does not, the error says which is missing,
+ * the tag or the whole repository (asked of the tag list, which is not a Docker Hub pull), in the
+ * registry's own words.
+ */
+export async function requireManifest(
+  client: RegistryClient,
+  repository: string,
+  reference: string,
+  scopes = [repositoryScope(repository, 'pull')]
+): Promise<Manifest> {
+  const result = await fetchManifest(client, repository, reference, scopes, MANIFEST_ACCEPT)
+  if ('manifest' in result) return result.manifest
+  const said = result.missing.length ? `; the registry said: ${formatDetails(result.missing)}` : ''
+  const what = reference.includes(':') ? `manifest ${reference}` : `tag ${reference}`
+  const repositoryMissing =
+    result.missing.some((d) => d.code === 'NAME_UNKNOWN') ||
+    (await repositoryAbsent(client, repository, scopes))
+  const message = repositoryMissing
+    ? `repository ${repository} does not exist (or these credentials cannot see it)${said}`
+    : `${what} not found in repository ${repository} (the repository exists)${said}`
+  throw new RegistryError(message, { status: 404, details: result.missing, retryable: false })
+}
+
+/** Whether the tag list says the repository is unknown; any other answer is not evidence. */
+async function repositoryAbsent(
+  client: RegistryClient,
+  repository: string,
+  scopes: string[]
+): Promise<boolean> {
+  try {
+    const response = await client.request({
+      method: 'GET',
+      url: `/v2/${repository}/tags/list?n=1`,
+      scopes,
+      expect: [200],
+      allow: [404],
+      what: `GET tags of ${repository}`
+    })
+    const text = await response.body.text()
+    if (response.status !== 404) return false
+    const details = parseErrorBody(text)
+    return details.length === 0 || details.some((d) => d.code === 'NAME_UNKNOWN')
+  } catch {
+    return false
+  }
+}
+
+type FetchResult = { manifest: Manifest } | { missing: RegistryErrorDetail[]; what: string }
+
+async function fetchManifest(
+  client: RegistryClient,
+  repository: string,
+  reference: string,
+  scopes: string[],
+  accept: string
+): Promise<FetchResult> {
   const what = `GET manifest ${repository}${reference.includes(':') ? '@' : ':'}${reference}`
   const response = await client.request({
     method: 'GET',
@@ -68,18 +150,7 @@ export async function getManifest(
     what
   })
   if (response.status === 404) {
-    const details = parseErrorBody(await response.body.text().catch(() => ''))
-    if (details.some((d) => d.code === 'NAME_UNKNOWN')) {
-      throw new RegistryError(
-        `${what}: repository ${repository} does not exist (or these credentials cannot see it)`,
-        {
-          status: 404,
-          details,
-          retryable: false
-        }
-      )
-    }
-    return undefined
+    return { missing: parseErrorBody(await response.body.text().catch(() => '')), what }
   }
   const declared = Number(header(response.headers, 'content-length') ?? 0)
   if (declared > MAX_MANIFEST_BYTES) {
@@ -118,7 +189,7 @@ export async function getManifest(
   if (expected && digest !== expected) {
     throw new DigestMismatchError(`${what}: manifest bytes hash to ${digest}, expected ${expected}`)
   }
-  return { digest, mediaType, bytes }
+  return { manifest: { digest, mediaType, bytes } }
 }
 
 /** GET a blob; the stream follows redirects (without credentials off-origin). */

@@ -19,6 +19,9 @@ export interface Descriptor {
   size: number
   platform?: Platform
   annotations?: Record<string, string>
+  /** Where a foreign (non-distributable) layer is served instead of the registry. */
+  urls?: string[]
+  artifactType?: string
 }
 
 export interface Platform {

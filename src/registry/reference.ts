@@ -51,8 +51,9 @@ function stripPort(registry: string): string {
   return colon === -1 ? registry : registry.slice(0, colon)
 }
 
+/** Docker Hub under any of its names, with or without the default HTTPS port (`docker.io:443`). */
 export function isDockerHub(registry: string): boolean {
-  return DOCKER_HUB_ALIASES.has(registry.toLowerCase())
+  return DOCKER_HUB_ALIASES.has(registry.toLowerCase().replace(/:443$/, ''))
 }
 
 /**
@@ -106,9 +107,15 @@ export function parseReference(input: string): Reference {
   let path: string
   const firstSlash = rest.indexOf('/')
   const first = firstSlash === -1 ? '' : rest.slice(0, firstSlash)
+  // The distribution grammar: the first component names a host when it has a dot or a colon, is
+  // `localhost`, or has upper case (repository paths are lower case, host names need not be).
   if (
     firstSlash !== -1 &&
-    (first.includes('.') || first.includes(':') || first === 'localhost' || first.startsWith('['))
+    (first.includes('.') ||
+      first.includes(':') ||
+      first === 'localhost' ||
+      first.startsWith('[') ||
+      first !== first.toLowerCase())
   ) {
     registry = first
     path = rest.slice(firstSlash + 1)

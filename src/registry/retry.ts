@@ -8,12 +8,17 @@ export interface RetryOptions {
   maxDelayMs?: number
   /** Upper bound on a server-requested Retry-After wait. */
   maxRetryAfterMs?: number
-  /** No retry starts once this much time has passed since the first attempt. */
+  /** No retry starts once this much time has passed since the first attempt (or the last progress). */
   maxElapsedMs?: number
   signal?: AbortSignal
   onRetry?: (error: unknown, attempt: number, delayMs: number) => void
   /** Which errors another attempt can fix; defaults to isRetryable. */
   retryable?: (error: unknown) => boolean
+  /**
+   * A counter of work done (bytes moved): an attempt that advanced it earns fresh retries, so the
+   * budget bounds time spent failing, not time spent moving a large blob.
+   */
+  progress?: () => number
   /** For tests: a deterministic source of randomness in [0, 1). */
   random?: () => number
 }
@@ -38,26 +43,52 @@ export function backoffDelay(attempt: number, options: RetryOptions = {}): numbe
   return Math.floor(random() * Math.min(max, base * 2 ** attempt))
 }
 
+/** Errors that already had their retries: an outer loop must not retry them again (one level only). */
+const exhausted = new WeakSet<object>()
+
+export function isExhausted(error: unknown): boolean {
+  for (let current = error, depth = 0; current && depth < 5; depth++) {
+    if (typeof current === 'object' && exhausted.has(current)) return true
+    current = (current as { cause?: unknown }).cause
+  }
+  return false
+}
+
+function markExhausted(error: unknown): unknown {
+  if (error && typeof error === 'object') exhausted.add(error)
+  return error
+}
+
 export async function withRetry<T>(
   operation: (attempt: number) => Promise<T>,
   options: RetryOptions = {}
 ): Promise<T> {
   const attempts = options.attempts ?? DEFAULT_RETRY.attempts
-  const deadline = Date.now() + (options.maxElapsedMs ?? DEFAULT_RETRY.maxElapsedMs)
+  const budget = options.maxElapsedMs ?? DEFAULT_RETRY.maxElapsedMs
+  let deadline = Date.now() + budget
+  // Failures since the last attempt that made progress: progress earns a fresh count and budget.
+  let failures = 0
   for (let attempt = 0; ; attempt++) {
+    const before = options.progress?.()
     try {
       return await operation(attempt)
     } catch (error) {
       if (options.signal?.aborted) throw options.signal.reason ?? error
-      if (attempt + 1 >= attempts || !(options.retryable ?? isRetryable)(error)) throw error
-      let delay = backoffDelay(attempt, options)
+      if (isExhausted(error) || !(options.retryable ?? isRetryable)(error)) throw error
+      if (options.progress && options.progress() !== before) {
+        failures = 0
+        deadline = Date.now() + budget
+      }
+      failures++
+      if (failures >= attempts) throw markExhausted(error)
+      let delay = backoffDelay(failures - 1, options)
       if (error instanceof RegistryError && error.retryAfterMs !== undefined) {
         delay = Math.min(
           Math.max(delay, error.retryAfterMs),
           options.maxRetryAfterMs ?? DEFAULT_RETRY.maxRetryAfterMs
         )
       }
-      if (Date.now() + delay > deadline) throw error
+      if (Date.now() + delay > deadline) throw markExhausted(error)
       options.onRetry?.(error, attempt + 1, delay)
       await sleep(delay, options.signal)
     }

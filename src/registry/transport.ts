@@ -2,8 +2,17 @@
 // carry credentials to another origin, and retries for what can succeed.
 import { Agent, request, type Dispatcher } from 'undici'
 import { Authenticator, header, type Credentials } from './auth.js'
-import { describeError, isAbort, parseErrorBody, parseRetryAfter, RegistryError } from './errors.js'
+import { parseChallenges, pickChallenge } from './challenge.js'
+import {
+  describeError,
+  formatDetails,
+  isAbort,
+  parseErrorBody,
+  parseRetryAfter,
+  RegistryError
+} from './errors.js'
 import { redactUrl, silentLogger, type Logger } from './logger.js'
+import { resolveNetwork, toNetworkError, type NetworkOptions, type RouteDescriber } from './network.js'
 import { DEFAULT_RETRY, withRetry, type RetryOptions } from './retry.js'
 
 export const USER_AGENT = 'ecr-promote/0.1'
@@ -18,6 +27,8 @@ export interface ClientOptions {
   dispatcher?: Dispatcher
   logger?: Logger
   retry?: RetryOptions
+  /** Timeouts and budgets; defaults to the dispatcher's (ProxyAwareDispatcher) or DEFAULT_NETWORK. */
+  network?: Partial<NetworkOptions>
   signal?: AbortSignal
   userAgent?: string
   onSecret?: (secret: string) => void
@@ -69,6 +80,7 @@ export class RegistryClient {
   rateLimit?: RateLimit
   private readonly dispatcher: Dispatcher
   private readonly retry: RetryOptions
+  readonly network: NetworkOptions
   private readonly userAgent: string
   private readonly ownsDispatcher: boolean
 
@@ -79,7 +91,15 @@ export class RegistryClient {
     this.dispatcher =
       options.dispatcher ?? new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000 })
     this.logger = options.logger ?? silentLogger
-    this.retry = { ...DEFAULT_RETRY, signal: options.signal, ...options.retry }
+    this.network = resolveNetwork(
+      options.network ?? (this.dispatcher as { network?: NetworkOptions }).network
+    )
+    this.retry = {
+      ...DEFAULT_RETRY,
+      maxElapsedMs: this.network.retryBudgetMs,
+      signal: options.signal,
+      ...options.retry
+    }
     this.userAgent = options.userAgent ?? USER_AGENT
     this.auth = new Authenticator({
       baseUrl: this.baseUrl,
@@ -88,6 +108,7 @@ export class RegistryClient {
       userAgent: this.userAgent,
       logger: this.logger,
       retry: this.retry,
+      network: this.network,
       onSecret: options.onSecret
     })
   }
@@ -151,15 +172,13 @@ export class RegistryClient {
         })
       } catch (error) {
         if (isAbort(error) || this.retry.signal?.aborted) throw error
-        throw new RegistryError(
-          `${options.what}: ${options.method} ${redactUrl(url)} failed: ${describeError(error)}`,
-          {
-            method: options.method,
-            url: redactUrl(url),
-            // A closed or destroyed pool will not come back; anything else on the wire may.
-            retryable: !isPoolClosed(error),
-            cause: error
-          }
+        throw toNetworkError(
+          options.what,
+          options.method,
+          url,
+          error,
+          this.dispatcher as RouteDescriber,
+          this.network
         )
       }
       const status = response.statusCode
@@ -192,8 +211,12 @@ export class RegistryClient {
       if (status === 401 && url.origin === origin && !reauthenticated) {
         await response.body.dump()
         // The token expired or the registry wants another scope: refresh once, then give up.
-        this.auth.invalidate(options.scopes)
-        this.auth.updateChallenge(header(response.headers, 'www-authenticate'))
+        // Concurrent requests refused with the same token share one refresh.
+        const challengeHeader = header(response.headers, 'www-authenticate')
+        this.auth.invalidate(options.scopes, authorization)
+        this.auth.updateChallenge(challengeHeader)
+        const wanted = pickChallenge(parseChallenges(challengeHeader))?.params.scope
+        if (wanted) this.auth.addScopes(options.scopes, wanted.split(' '))
         const replayable =
           options.body === undefined || typeof options.body === 'string' || Buffer.isBuffer(options.body)
         if (replayable) return this.send(options, true)
@@ -205,7 +228,21 @@ export class RegistryClient {
           }
         )
       }
-      throw await toError(options, url, response)
+      const error = await toError(options, url, response)
+      if (status === 401 && !this.auth.hasCredentials) {
+        throw new RegistryError(
+          `${error.message}: the registry requires credentials for this and none were given`,
+          {
+            status,
+            method: options.method,
+            url: error.url,
+            details: error.details,
+            cause: error,
+            retryable: false
+          }
+        )
+      }
+      throw error
     }
   }
 }
@@ -214,11 +251,6 @@ export class RegistryClient {
 export function discard(body: Dispatcher.ResponseData['body']): void {
   body.on('error', () => undefined)
   body.destroy()
-}
-
-function isPoolClosed(error: unknown): boolean {
-  const code = (error as { code?: string }).code
-  return code === 'UND_ERR_DESTROYED' || code === 'UND_ERR_CLOSED'
 }
 
 function parseLimitHeader(value: string | undefined): { value?: number; window?: number } {
@@ -236,7 +268,7 @@ async function toError(
   response: Dispatcher.ResponseData
 ): Promise<RegistryError> {
   let text = ''
-  if (options.method !== 'HEAD') {
+  if (options.method !== 'HEAD' && response.statusCode !== 204) {
     try {
       for await (const chunk of response.body) {
         text += Buffer.from(chunk as Uint8Array).toString('utf8')
@@ -249,9 +281,10 @@ async function toError(
   discard(response.body)
   const details = parseErrorBody(text)
   const status = response.statusCode
+  const plain = plainText(text, header(response.headers, 'content-type'))
   const reason = details.length
-    ? details.map((d) => (d.message ? `${d.code}: ${d.message}` : d.code)).join('; ')
-    : (STATUS_TEXT[status] ?? `HTTP ${status}`)
+    ? formatDetails(details)
+    : `${STATUS_TEXT[status] ?? `HTTP ${status}`}${plain ? `: ${plain}` : ''}`
   return new RegistryError(`${options.what}: ${status} ${reason}`, {
     status,
     method: options.method,
@@ -259,6 +292,15 @@ async function toError(
     details,
     retryAfterMs: parseRetryAfter(header(response.headers, 'retry-after'))
   })
+}
+
+/** A short plain-text error body is the registry's (or a proxy's) own words: keep them. */
+function plainText(text: string, contentType: string | undefined): string | undefined {
+  const trimmed = text.trim()
+  if (!trimmed || trimmed.length > 300 || /html/i.test(contentType ?? '') || trimmed.startsWith('<'))
+    return undefined
+  if (trimmed.startsWith('{')) return undefined
+  return trimmed.replace(/\s+/g, ' ')
 }
 
 const STATUS_TEXT: Record<number, string> = {

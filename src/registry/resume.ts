@@ -1,0 +1,67 @@
+// A blob download that survives a reset: where the source answers Range requests, the stream goes
+// on from the last byte received, so the upload it feeds never notices. The caller still verifies
+// the digest over the whole stream.
+import { header } from './auth.js'
+import { isAbort, isRetryable } from './errors.js'
+import { discard, repositoryScope, type RegistryClient, type Response } from './transport.js'
+
+export interface ResumeOptions {
+  client: RegistryClient
+  repository: string
+  digest: string
+  size: number
+  /** Told of each resume, for the log and the retry count. */
+  onResume?: (offset: number, error: unknown) => void
+}
+
+/**
+ * The body of `first`, continued after a retryable read error with `Range: bytes=N-` requests. A
+ * source that ignores Range (answers 200), or a failure before any byte arrived, ends the stream
+ * with the original error: the caller then starts over.
+ */
+export async function* resumableBody(first: Response, options: ResumeOptions): AsyncGenerator<Uint8Array> {
+  let body = first.body
+  let offset = 0
+  let resumedAt = -1
+  for (;;) {
+    try {
+      for await (const chunk of body) {
+        offset += (chunk as Uint8Array).length
+        yield chunk as Uint8Array
+      }
+      return
+    } catch (error) {
+      discard(body)
+      const signal = options.client.signal
+      // Without progress since the last resume, another resume would only loop.
+      if (signal?.aborted || isAbort(error) || !isRetryable(error) || offset === 0 || offset <= resumedAt) {
+        throw error
+      }
+      if (offset >= options.size) throw error
+      const next = await requestRange(options, offset).catch(() => undefined)
+      if (!next) throw error
+      options.onResume?.(offset, error)
+      resumedAt = offset
+      body = next.body
+    }
+  }
+}
+
+async function requestRange(options: ResumeOptions, offset: number): Promise<Response | undefined> {
+  const response = await options.client.request({
+    method: 'GET',
+    url: `/v2/${options.repository}/blobs/${options.digest}`,
+    scopes: [repositoryScope(options.repository, 'pull')],
+    headers: { range: `bytes=${offset}-` },
+    expect: [206],
+    allow: [200],
+    what: `GET blob ${options.digest} from byte ${offset}`
+  })
+  const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(response.headers, 'content-range') ?? '')
+  if (response.status !== 206 || !range || Number(range[1]) !== offset) {
+    // The source sent the whole blob again (or another range): not a continuation.
+    discard(response.body)
+    return undefined
+  }
+  return response
+}

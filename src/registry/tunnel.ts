@@ -1,0 +1,135 @@
+// HTTP CONNECT tunnels through a proxy, with a deadline of our own. undici's ProxyAgent has none for
+// the CONNECT answer (a stalled proxy hung a run for minutes) and reports its failures in words a
+// user cannot act on; here every failure names what the proxy did.
+import { connect as connectTcp, type Socket } from 'node:net'
+import { connect as connectTls } from 'node:tls'
+import { buildConnector } from 'undici'
+import { ProxyTunnelError } from './network.js'
+
+export interface TunnelOptions {
+  proxy: URL
+  timeoutMs: number
+}
+
+type ConnectOptions = Parameters<buildConnector.connector>[0]
+type Callback = Parameters<buildConnector.connector>[1]
+
+/** An undici `connect` function that reaches every origin through the proxy. */
+export function createTunnelConnector(options: TunnelOptions): buildConnector.connector {
+  const tls = buildConnector({ timeout: options.timeoutMs })
+  return (target: ConnectOptions, callback: Callback) => {
+    const port = target.port || (target.protocol === 'https:' ? '443' : '80')
+    // Callbacks, not promises: the socket must reach undici in the same tick as the proxy's answer,
+    // or a close that follows at once (nextTick runs before promise jobs) would reach no one.
+    openTunnel(options, `${target.hostname}:${port}`, (error, socket) => {
+      if (error || !socket) return callback(error ?? new Error('no tunnel'), null)
+      if (target.protocol !== 'https:') return callback(null, socket)
+      tls({ ...target, httpSocket: socket }, (tlsError, secure) => {
+        if (tlsError) {
+          socket.destroy()
+          callback(tlsError, null)
+        } else callback(null, secure)
+      })
+    })
+  }
+}
+
+/** Opens a socket to the proxy and asks it for a tunnel to `authority` (host:port). */
+export function openTunnel(
+  options: TunnelOptions,
+  authority: string,
+  done: (error: Error | null, socket?: Socket) => void
+): void {
+  const { proxy, timeoutMs } = options
+  const port = Number(proxy.port || (proxy.protocol === 'https:' ? 443 : 80))
+  const host = proxy.hostname.replace(/^\[|\]$/g, '')
+  const resolve = (socket: Socket): void => done(null, socket)
+  const reject = (error: Error): void => done(error)
+  {
+    const socket: Socket =
+      proxy.protocol === 'https:'
+        ? connectTls({ host, port, servername: host, ALPNProtocols: ['http/1.1'] })
+        : connectTcp({ host, port })
+    let settled = false
+    let answer = Buffer.alloc(0)
+    const fail = (error: Error): void => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      socket.destroy()
+      reject(error)
+    }
+    const timer = setTimeout(
+      () =>
+        fail(
+          new ProxyTunnelError(
+            `the proxy did not answer CONNECT within ${Math.round(timeoutMs / 100) / 10} s`,
+            true
+          )
+        ),
+      timeoutMs
+    )
+    socket.once(proxy.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
+      const lines = [`CONNECT ${authority} HTTP/1.1`, `Host: ${authority}`]
+      const authorization = proxyAuthorization(proxy)
+      if (authorization) lines.push(`Proxy-Authorization: ${authorization}`)
+      socket.write(`${lines.join('\r\n')}\r\n\r\n`)
+    })
+    socket.on('data', function onData(chunk: Buffer) {
+      answer = Buffer.concat([answer, chunk])
+      const end = answer.indexOf('\r\n\r\n')
+      if (end === -1) {
+        if (answer.length > 16 * 1024)
+          fail(new ProxyTunnelError('the proxy sent an over-long answer to CONNECT', false))
+        return
+      }
+      socket.removeListener('data', onData)
+      const status = /^HTTP\/1\.[01] (\d{3})\s*([^\r\n]*)/.exec(answer.subarray(0, end).toString('latin1'))
+      if (!status)
+        return fail(new ProxyTunnelError('the proxy answered CONNECT with something that is not HTTP', false))
+      const code = Number(status[1])
+      if (code < 200 || code > 299) return fail(refusal(code, status[2].trim()))
+      settled = true
+      clearTimeout(timer)
+      socket.removeAllListeners('error')
+      socket.removeAllListeners('end')
+      socket.removeAllListeners('close')
+      // undici attaches its own listeners next; an error in between must not crash the process.
+      socket.on('error', () => undefined)
+      const rest = answer.subarray(end + 4)
+      if (rest.length) socket.unshift(rest)
+      resolve(socket)
+    })
+    socket.on('error', (error: NodeJS.ErrnoException) => fail(error))
+    socket.on('end', () =>
+      fail(new ProxyTunnelError('the proxy closed the connection before answering CONNECT', true))
+    )
+    socket.on('close', () =>
+      fail(new ProxyTunnelError('the proxy closed the connection before answering CONNECT', true))
+    )
+  }
+}
+
+function refusal(status: number, text: string): ProxyTunnelError {
+  const words = `${status}${text ? ` ${text}` : ''}`
+  if (status === 407) {
+    return new ProxyTunnelError(
+      `the proxy answered ${words} to CONNECT: it wants credentials (put them in the proxy URL, http://USER:PASSWORD@HOST:PORT)`,
+      false,
+      status
+    )
+  }
+  // A proxy's 5xx is often its upstream failing; its 4xx is policy, and will not change.
+  return new ProxyTunnelError(
+    `the proxy answered ${words} to CONNECT${status < 500 ? ' (its policy refuses this host; ask for it to be allowed, or add it to NO_PROXY)' : ''}`,
+    status >= 500,
+    status
+  )
+}
+
+function proxyAuthorization(proxy: URL): string | undefined {
+  if (!proxy.username && !proxy.password) return undefined
+  const user = decodeURIComponent(proxy.username)
+  const password = decodeURIComponent(proxy.password)
+  return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
+}
