@@ -107,6 +107,23 @@ describe('parseEcrHost', () => {
     [
       '123456789012.DKR.ECR.US-EAST-1.AMAZONAWS.COM',
       { accountId: '123456789012', region: 'us-east-1', fips: false, dualStack: false }
+    ],
+    // The AWS European Sovereign Cloud: its own partition suffix and a four-letter region prefix.
+    [
+      '123456789012.dkr.ecr.eusc-de-east-1.amazonaws.eu',
+      { accountId: '123456789012', region: 'eusc-de-east-1', fips: false, dualStack: false }
+    ],
+    [
+      '123456789012.dkr.ecr.us-iso-east-1.c2s.ic.gov',
+      { accountId: '123456789012', region: 'us-iso-east-1', fips: false, dualStack: false }
+    ],
+    [
+      '123456789012.dkr.ecr.eu-isoe-west-1.cloud.adc-e.uk',
+      { accountId: '123456789012', region: 'eu-isoe-west-1', fips: false, dualStack: false }
+    ],
+    [
+      '123456789012.dkr.ecr.us-isof-south-1.csp.hci.ic.gov',
+      { accountId: '123456789012', region: 'us-isof-south-1', fips: false, dualStack: false }
     ]
   ])('%s', (host, expected) => {
     expect(parseEcrHost(host)).toEqual(expected)
@@ -118,6 +135,7 @@ describe('parseEcrHost', () => {
     '12345678901.dkr.ecr.us-east-1.amazonaws.com',
     '123456789012.dkr.ecr.us-east-1.amazonaws.com.evil.example',
     '123456789012.dkr.ecr.us-east-1.example.com',
+    '123456789012.dkr.ecr.eusc-de-east-1.amazonaws.eu.example',
     'ecr.us-east-1.amazonaws.com'
   ])('%s is not ECR', (host) => {
     expect(parseEcrHost(host)).toBeUndefined()

@@ -200,3 +200,36 @@ describe('AWS inputs', () => {
     )
   })
 })
+
+describe('unknownInputWarnings', () => {
+  test('the known inputs are exactly those action.yml declares', async () => {
+    const { readFileSync } = await import('node:fs')
+    const yml = readFileSync(new URL('../action.yml', import.meta.url), 'utf8')
+    const section = yml.slice(yml.indexOf('\ninputs:'), yml.indexOf('\noutputs:'))
+    const declared = [...section.matchAll(/^ {2}([a-z-]+):$/gm)].map((m) => m[1])
+    expect([...context.INPUT_NAMES].sort()).toEqual(declared.sort())
+  })
+
+  test.each([
+    ['INPUT_FLOATING_TAGS', /"floating_tags" is not an input .*did you mean "floating-tags"\?/],
+    ['INPUT_IF_EXIST', /"if_exist" is not an input .*did you mean "if-exists"\?/],
+    ['INPUT_DESTINATION-USER', /did you mean "destination-username"\?/],
+    [
+      'INPUT_XYZZY',
+      /"xyzzy" is not an input of this action and is ignored; the inputs are: source, destination/
+    ]
+  ])('%s gets a warning naming the nearest input', (variable, message) => {
+    const warnings = context.unknownInputWarnings({
+      [variable]: 'x',
+      'INPUT_FLOATING-TAGS': 'latest',
+      PATH: '/bin'
+    })
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toMatch(message)
+  })
+
+  test('declared inputs, as the runner names them, give no warning', () => {
+    const env = Object.fromEntries(context.INPUT_NAMES.map((n) => [`INPUT_${n.toUpperCase()}`, 'x']))
+    expect(context.unknownInputWarnings(env)).toEqual([])
+  })
+})

@@ -18,6 +18,10 @@ describe('parseReference', () => {
     ['index.docker.io/acme/app', 'registry-1.docker.io', 'acme/app', undefined, undefined, 'https'],
     ['registry-1.docker.io/acme/app', 'registry-1.docker.io', 'acme/app', undefined, undefined, 'https'],
     ['nginx', 'registry-1.docker.io', 'library/nginx', undefined, undefined, 'https'],
+    ['docker.io:443/acme/app:1', 'registry-1.docker.io', 'acme/app', '1', undefined, 'https'],
+    ['index.docker.io:443/acme/app', 'registry-1.docker.io', 'acme/app', undefined, undefined, 'https'],
+    // Upper case in the first component makes it a host (repository paths are lower case).
+    ['MyRegistry/app:1', 'myregistry', 'app', '1', undefined, 'https'],
     ['docker.io/nginx:latest', 'registry-1.docker.io', 'library/nginx', 'latest', undefined, 'https'],
     ['localhost:5000/team/sub/app:v1', 'localhost:5000', 'team/sub/app', 'v1', undefined, 'http'],
     ['127.0.0.1:5000/app@' + D, '127.0.0.1:5000', 'app', undefined, D, 'http'],

@@ -12,6 +12,13 @@ import { createServer, request as httpRequest } from 'node:http'
  *      | { redirectTo: string }           answer 307 to this origin, same path and query
  *      | { delayMs: number }              forward after a pause (a slow link, a long copy)
  *      | { addHeaders: object }           forward, adding response headers
+ *      | { throttleBytesPerSecond: number, resetResponseAfter?: number }
+ *                                         forward the body slowly (a long transfer), then cut the
+ *                                         connection after N body bytes when resetResponseAfter is set
+ *      | { mapStatus: Record<number, number> }  forward, answering another status (and no body) for
+ *                                         those listed: { 404: 403 } as Artifactory answers a HEAD
+ *      | { dropResponse: true }           forward, read the registry's answer, then cut the connection
+ *                                         instead of answering (the request took effect; its answer is lost)
  *      | { handle: (req, res) => void }   anything else
  * random: { seed, reset?, error5xx?, throttle429? }: per-request probabilities (soak).
  * intercept(req, res): called first; returns true when it answered the request itself.
@@ -141,9 +148,33 @@ export async function startFaultProxy(
         const headers = { ...answer.headers, ...fault?.addHeaders }
         if (headers.location) {
           // Keep the client on the proxy; `relativeLocations` answers as registries that send paths do.
-          headers.location = headers.location.replace(target.origin, relativeLocations ? '' : `http://${req.headers.host}`)
+          headers.location = headers.location.replace(
+            target.origin,
+            relativeLocations ? '' : `http://${req.headers.host}`
+          )
+        }
+        if (fault?.dropResponse) {
+          count('response dropped')
+          answer.resume()
+          answer.on('end', () => res.socket?.destroy())
+          return
+        }
+        const mapped = fault?.mapStatus?.[answer.statusCode]
+        if (mapped !== undefined) {
+          count(`status ${answer.statusCode} as ${mapped}`)
+          answer.resume()
+          delete headers['content-length']
+          delete headers['content-type']
+          res.writeHead(mapped, { ...headers, 'content-length': '0' })
+          res.end()
+          return
         }
         res.writeHead(answer.statusCode, headers)
+        if (fault?.throttleBytesPerSecond) {
+          count(fault.resetResponseAfter === undefined ? 'throttle' : 'throttle then reset')
+          throttle(answer, res, fault.throttleBytesPerSecond, fault.resetResponseAfter)
+          return
+        }
         if (fault?.resetResponseAfter !== undefined) {
           count('reset mid-response')
           let sent = 0
@@ -217,6 +248,40 @@ export async function startFaultProxy(
         server.close(() => resolve())
       })
   }
+}
+
+/**
+ * Writes `answer` to `res` at about `bytesPerSecond` (slices every 50 ms); after `resetAfter` bytes,
+ * when given, cuts the connection as a reset mid-transfer would.
+ */
+function throttle(answer, res, bytesPerSecond, resetAfter = Infinity) {
+  const slice = Math.max(1, Math.floor(bytesPerSecond / 20))
+  let sent = 0
+  res.on('close', () => answer.destroy())
+  ;(async () => {
+    try {
+      for await (const chunk of answer) {
+        for (let at = 0; at < chunk.length && sent < resetAfter;) {
+          const part = chunk.subarray(at, Math.min(at + slice, chunk.length, at + (resetAfter - sent)))
+          at += part.length
+          sent += part.length
+          if (res.destroyed) return
+          res.write(part)
+          await new Promise((r) => setTimeout(r, 50))
+        }
+        if (sent >= resetAfter) break
+      }
+    } catch {
+      // The registry side failed: the client sees the connection drop below.
+      res.socket?.destroy()
+      return
+    }
+    if (sent >= resetAfter) {
+      answer.destroy()
+      // Let the bytes already written leave before the connection drops.
+      setTimeout(() => res.socket?.destroy(), 20)
+    } else res.end()
+  })()
 }
 
 /** A small seeded PRNG, so a soak run can be replayed. */

@@ -62,8 +62,13 @@ export async function freePort() {
  * @param {{
  *   auth?: 'none' | 'basic' | 'token', tokenTtlSeconds?: number, advertisedTtlSeconds?: number, name?: string,
  *   tls?: { certPath: string, keyPath: string, ca: string }, tokenRealm?: string, tokenService?: string,
- *   users?: Record<string, { password: string, bcrypt: string, actions: string[] }>, accessLog?: boolean
+ *   users?: Record<string, { password: string, bcrypt: string, actions: string[] }>, accessLog?: boolean,
+ *   grants?: (user: string, repository: string) => string[], manifestUrlsAllow?: string[]
  * }} [options]
+ * `grants` (token auth) decides per repository what the token server grants a user ('anonymous' for
+ * callers without credentials), as GHCR and Harbor do; without it a user gets its `actions` everywhere.
+ * `manifestUrlsAllow`: regular expressions for `validation.manifests.urls.allow`, so the registry
+ * accepts manifests whose layers carry `urls` (foreign layers); without it such manifests are refused.
  */
 export async function startRegistry({
   auth = 'none',
@@ -74,7 +79,9 @@ export async function startRegistry({
   tokenRealm = undefined,
   tokenService = undefined,
   users = USERS,
-  accessLog = false
+  accessLog = false,
+  grants = undefined,
+  manifestUrlsAllow = undefined
 } = {}) {
   const binary = findRegistryBinary()
   const dir = mkdtempSync(join(tmpdir(), `ecr-promote-${name}-`))
@@ -98,7 +105,8 @@ export async function startRegistry({
       ttlSeconds: tokenTtlSeconds,
       advertisedTtlSeconds,
       tls,
-      users
+      users,
+      grants
     })
     const realm = tokenRealm ?? `${tokenServer.url}/token`
     authSection =
@@ -126,6 +134,15 @@ export async function startRegistry({
       `  addr: ${host}`,
       `  secret: ${randomUUID()}`,
       ...(tls ? ['  tls:', `    certificate: ${tls.certPath}`, `    key: ${tls.keyPath}`] : []),
+      ...(manifestUrlsAllow
+        ? [
+            'validation:',
+            '  manifests:',
+            '    urls:',
+            '      allow:',
+            ...manifestUrlsAllow.map((r) => `        - '${r.replaceAll("'", "''")}'`)
+          ]
+        : []),
       authSection
     ].join('\n')
   )
@@ -223,6 +240,7 @@ function libtrustKeyId(publicKey) {
  * A token server: GET /token?service=&scope=... with optional Basic credentials, answering
  * {token, access_token, expires_in, issued_at} like auth.docker.io. Anonymous callers and `reader`
  * get pull only; `promoter` gets what it asks for. It counts requests and keeps a log of them.
+ * `grants(user, repository)`, when given, returns the actions granted on each repository instead.
  */
 export async function startTokenServer({
   dir,
@@ -230,7 +248,8 @@ export async function startTokenServer({
   ttlSeconds = 300,
   advertisedTtlSeconds = undefined,
   tls = undefined,
-  users = USERS
+  users = USERS,
+  grants = undefined
 }) {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
   const keyPath = join(dir, 'token-key.pem')
@@ -312,7 +331,9 @@ export async function startTokenServer({
       .map((scope) => {
         const [type, ...rest] = scope.split(':')
         const actions = rest.pop().split(',')
-        return { type, name: rest.join(':'), actions: actions.filter((a) => allowed.includes(a)) }
+        const name = rest.join(':')
+        const permitted = grants ? (grants(user, name) ?? []) : allowed
+        return { type, name, actions: actions.filter((a) => permitted.includes(a)) }
       })
       .filter((a) => a.actions.length > 0)
     const token = issue(user, access)

@@ -147,6 +147,19 @@ export class Authenticator {
   }
 
   /**
+   * Whether the token for `scopes` grants `action` on a resource, as its own `access` claim says;
+   * undefined when it cannot tell (Basic auth, anonymous access, opaque tokens, a failed request).
+   */
+  async grants(scopes: string[], type: string, name: string, action: string): Promise<boolean | undefined> {
+    const challenge = await this.ping().catch(() => undefined)
+    if (!challenge || challenge.scheme !== 'bearer') return undefined
+    const token = await this.token(challenge, this.withExtraScopes(scopes)).catch(() => undefined)
+    if (!token?.granted) return undefined
+    const entry = token.granted.find((a) => a.type === type && a.name === name)
+    return !!entry && (entry.actions.includes(action) || entry.actions.includes('*'))
+  }
+
+  /**
    * Drops a cached token the registry refused, so the next call fetches a fresh one. Only the token
    * that was refused: when a concurrent request has already refreshed it, the new one stays.
    */

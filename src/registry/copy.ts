@@ -343,6 +343,12 @@ class CopyEngine {
    * mount from that repository is tried again this run.
    */
   private async tryMount(digest: string, from: string): Promise<true | UploadSession | undefined> {
+    // A token that lists its grants and lacks pull on `from` would only be refused: skip the request.
+    const scopes = [repositoryScope(this.dest.repository, 'pull,push'), repositoryScope(from, 'pull')]
+    if ((await this.dest.client.auth.grants(scopes, 'repository', from, 'pull')) === false) {
+      this.refuseMounts(from, `the token for ${this.dest.repository} grants no pull on ${from}`)
+      return undefined
+    }
     try {
       const result = await mountBlob(this.dest.client, this.dest.repository, digest, from)
       if (result.mounted) return true

@@ -97,21 +97,22 @@ export async function requireManifest(
   if ('manifest' in result) return result.manifest
   const said = result.missing.length ? `; the registry said: ${formatDetails(result.missing)}` : ''
   const what = reference.includes(':') ? `manifest ${reference}` : `tag ${reference}`
-  const repositoryMissing =
-    result.missing.some((d) => d.code === 'NAME_UNKNOWN') ||
-    (await repositoryAbsent(client, repository, scopes))
-  const message = repositoryMissing
-    ? `repository ${repository} does not exist (or these credentials cannot see it)${said}`
+  const listing = result.missing.some((d) => d.code === 'NAME_UNKNOWN')
+    ? { absent: true, details: [] }
+    : await tagListAnswer(client, repository, scopes)
+  const listed = listing.details.length ? `; its tag list: ${formatDetails(listing.details)}` : ''
+  const message = listing.absent
+    ? `repository ${repository} does not exist (or these credentials cannot see it)${said}${listed}`
     : `${what} not found in repository ${repository} (the repository exists)${said}`
   throw new RegistryError(message, { status: 404, details: result.missing, retryable: false })
 }
 
-/** Whether the tag list says the repository is unknown; any other answer is not evidence. */
-async function repositoryAbsent(
+/** Whether the tag list says the repository is unknown, with its words; any other answer is no evidence. */
+async function tagListAnswer(
   client: RegistryClient,
   repository: string,
   scopes: string[]
-): Promise<boolean> {
+): Promise<{ absent: boolean; details: RegistryErrorDetail[] }> {
   try {
     const response = await client.request({
       method: 'GET',
@@ -122,11 +123,11 @@ async function repositoryAbsent(
       what: `GET tags of ${repository}`
     })
     const text = await response.body.text()
-    if (response.status !== 404) return false
+    if (response.status !== 404) return { absent: false, details: [] }
     const details = parseErrorBody(text)
-    return details.length === 0 || details.some((d) => d.code === 'NAME_UNKNOWN')
+    return { absent: details.length === 0 || details.some((d) => d.code === 'NAME_UNKNOWN'), details }
   } catch {
-    return false
+    return { absent: false, details: [] }
   }
 }
 
