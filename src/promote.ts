@@ -2,32 +2,29 @@
 // tags last, and confirm the destination serves the source's digest.
 import { setMaxListeners } from 'node:events'
 import type { Dispatcher } from 'undici'
-import { AwsSession, parseEcrHost } from './aws.js'
 import type { Inputs } from './context.js'
 import { decide, describeConflicts, type Decision, type TagState } from './policy.js'
 import { accessHint, explainTagCheck } from './promotion/hints.js'
 import { listPlatforms, type PlatformEntry } from './promotion/platforms.js'
-import { checkTags, confirm, TagWriteError, writeTags } from './promotion/tags.js'
+import { createClient, logIn, proveWriteAccess } from './promotion/access.js'
+import { displayReference, displayRegistry, PromotionError, wrap } from './promotion/errors.js'
+import { checkTags, confirm, writeTags } from './promotion/tags.js'
 import {
   copyContent,
   emptyCopyStats,
-  isDockerHub,
-  probeUpload,
   ProxyAwareDispatcher,
-  pushAccess,
   readProxyEnvironment,
   RegistryClient,
-  RegistryError,
   repositoryScope,
   requireManifest,
   type CopyStats,
-  type Credentials,
   type Logger,
   type Manifest,
   type NetworkOptions,
-  type RateLimit,
-  type Reference
+  type RateLimit
 } from './registry/index.js'
+
+export { displayReference, displayRegistry, PromotionError }
 
 export type Result = 'copied' | 'unchanged' | 'skipped'
 export type TagOutcome =
@@ -93,10 +90,6 @@ export interface PromoteResult {
   /** Pull rate limits the registries announced (Docker Hub does). */
   rateLimits: { source?: RateLimit; destination?: RateLimit }
   durationMs: number
-}
-
-export class PromotionError extends Error {
-  override name = 'PromotionError'
 }
 
 export async function promote(inputs: Inputs, options: PromoteOptions): Promise<PromoteResult> {
@@ -319,109 +312,6 @@ async function copyAfterProof(
   })
 }
 
-/**
- * Credentials for each side, each as soon as it is ready (a Docker Hub login need not wait for the
- * AWS one): the explicit inputs win; an ECR registry gets an ECR login (through the
- * OIDC role or the default AWS chain); anything else is anonymous.
- */
-function logIn(
-  inputs: Inputs,
-  options: PromoteOptions,
-  dispatcher: Dispatcher
-): [Promise<Credentials | undefined>, Promise<Credentials | undefined>] {
-  const sides = [
-    { ref: inputs.source, explicit: inputs.sourceCredentials, name: 'source' },
-    { ref: inputs.destination, explicit: inputs.destinationCredentials, name: 'destination' }
-  ]
-  const ecr = sides.map((side) => (side.explicit ? undefined : parseEcrHost(side.ref.registry)))
-  if (!ecr.some(Boolean)) {
-    if (inputs.aws.roleToAssume) {
-      options.reporter.warning(
-        'role-to-assume is set, but no ECR registry needs an AWS login; the role is not used'
-      )
-    }
-    return [Promise.resolve(inputs.sourceCredentials), Promise.resolve(inputs.destinationCredentials)]
-  }
-  const aws = new AwsSession(inputs.aws, {
-    dispatcher,
-    logger: options.reporter,
-    onSecret: options.onSecret ?? (() => undefined),
-    getIdToken:
-      options.getIdToken ??
-      (() => Promise.reject(new Error('no OIDC token source is configured for this run')))
-  })
-  const [source, destination] = sides.map(async (side, i) => {
-    const registry = ecr[i]
-    if (!registry) return side.explicit
-    try {
-      return await aws.ecrLogin(registry, side.ref.registry)
-    } catch (error) {
-      throw wrap(`log in to ${side.name} ${side.ref.registry}`, error)
-    }
-  })
-  return [source, destination]
-}
-
-/**
- * Fails before any byte is copied when the destination will refuse writes: from the token's own
- * grant where it says (Docker Hub), else by opening and cancelling an upload (skipped in a dry run,
- * which opens nothing).
- */
-async function proveWriteAccess(client: RegistryClient, inputs: Inputs, reporter: Reporter): Promise<void> {
-  const repository = inputs.destination.repository
-  const where = `${displayRegistry(inputs.destination.registry)}/${repository}`
-  const fix = accessHint(inputs, 'destination', new RegistryError('push refused', { status: 403 }))
-  const access = await pushAccess(client, repository).catch((error: unknown) => {
-    throw wrap(`check push access to ${where}`, error, accessHint(inputs, 'destination', error))
-  })
-  if (access === 'denied') {
-    throw new PromotionError(
-      `destination ${where}: the registry did not grant push access; nothing was written. ${fix}`
-    )
-  }
-  if (access === 'granted') {
-    reporter.info(`push access to ${where}: granted`)
-    return
-  }
-  if (inputs.dryRun) return
-  try {
-    await probeUpload(client, repository)
-  } catch (error) {
-    if (error instanceof RegistryError && (error.status === 401 || error.status === 403)) {
-      throw new PromotionError(
-        `destination ${where}: the registry refused an upload (${error.message}); nothing was written. ${fix}`,
-        { cause: error }
-      )
-    }
-    if (error instanceof RegistryError && error.status === 404) {
-      const hint = parseEcrHost(inputs.destination.registry)
-        ? 'ECR repositories must exist before a push: create it (aws ecr create-repository)'
-        : 'the repository does not exist or cannot be created by these credentials'
-      throw new PromotionError(`destination ${where}: ${hint}; nothing was written`, { cause: error })
-    }
-    throw wrap(`check push access to ${where}`, error)
-  }
-}
-
-function createClient(
-  ref: Reference,
-  credentials: Credentials | undefined,
-  options: PromoteOptions,
-  dispatcher: Dispatcher,
-  signal: AbortSignal
-): RegistryClient {
-  return new RegistryClient({
-    registry: ref.registry,
-    scheme: ref.scheme,
-    credentials,
-    dispatcher,
-    logger: options.reporter,
-    signal,
-    network: options.network,
-    onSecret: options.onSecret
-  })
-}
-
 function outcomesFor(
   digest: string,
   states: TagState[],
@@ -437,19 +327,4 @@ function outcomesFor(
     else outcome = decision.conflicts.includes(s) ? 'conflict' : 'not-written'
     return { tag: s.tag, floating: s.floating, before: s.current, outcome }
   })
-}
-
-function wrap(what: string, error: unknown, after?: string): Error {
-  if (error instanceof PromotionError) return error
-  const why = error instanceof TagWriteError || error instanceof Error ? error.message : String(error)
-  return new PromotionError(`${what}: ${why}${after ? ` (${after})` : ''}`, { cause: error })
-}
-
-export function displayRegistry(registry: string): string {
-  return isDockerHub(registry) ? 'docker.io' : registry
-}
-
-export function displayReference(ref: Reference): string {
-  const name = `${displayRegistry(ref.registry)}/${ref.repository}`
-  return ref.digest ? `${name}@${ref.digest}` : `${name}:${ref.tag}`
 }

@@ -52,7 +52,14 @@ beforeAll(async () => {
       tls: pki,
       name: 'hub',
       tokenRealm: 'https://auth.docker.io/token',
-      tokenService: 'registry.docker.io'
+      tokenService: 'registry.docker.io',
+      // As Docker Hub: nobody here may use namespace othercorp (answered 401 on any request there).
+      grants: (user: string, repository: string) =>
+        repository.startsWith('othercorp/')
+          ? []
+          : user === 'anonymous'
+            ? ['pull']
+            : USERS[user as keyof typeof USERS].actions
     }),
     startFakeAws({ ambientKeys })
   ])
@@ -211,6 +218,20 @@ describe('ECR to Docker Hub over TLS through a proxy', () => {
     )
     expect(run.stdout).not.toMatch(/ copied in /)
     expect(await headDigest(hub, 'acme/readonly', '1.4.2')).toBeUndefined()
+    expectNoSecrets(run, allSecrets())
+  })
+
+  test('a namespace the credentials cannot use is named, with who must own it', async () => {
+    const run = await runAction(inputs({ destination: 'docker.io/othercorp/app' }), {
+      env: { ...baseEnv(), ...aws.oidcEnv }
+    })
+    expect(run.code).toBe(1)
+    const errors = errorsOf(run)
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toMatch(/check destination tags of docker\.io\/othercorp\/app: .*401/)
+    expect(errors[0]).toMatch(
+      /Docker Hub refused namespace othercorp: destination-username \(promoter\) must be othercorp itself or a member of organisation othercorp with write access to othercorp\/app/
+    )
     expectNoSecrets(run, allSecrets())
   })
 

@@ -1,0 +1,123 @@
+// Getting in: credentials for each side (explicit, ECR through AWS, or anonymous), the registry
+// clients, and the proof of write access that comes before any byte is copied.
+import type { Dispatcher } from 'undici'
+import { AwsSession, parseEcrHost } from '../aws.js'
+import type { Inputs } from '../context.js'
+import type { PromoteOptions, Reporter } from '../promote.js'
+import {
+  probeUpload,
+  pushAccess,
+  RegistryClient,
+  RegistryError,
+  type Credentials,
+  type Reference
+} from '../registry/index.js'
+import { accessHint } from './hints.js'
+import { displayRegistry, PromotionError, wrap } from './errors.js'
+
+/**
+ * Credentials for each side, each as soon as it is ready (a Docker Hub login need not wait for the
+ * AWS one): the explicit inputs win; an ECR registry gets an ECR login (through the
+ * OIDC role or the default AWS chain); anything else is anonymous.
+ */
+export function logIn(
+  inputs: Inputs,
+  options: PromoteOptions,
+  dispatcher: Dispatcher
+): [Promise<Credentials | undefined>, Promise<Credentials | undefined>] {
+  const sides = [
+    { ref: inputs.source, explicit: inputs.sourceCredentials, name: 'source' },
+    { ref: inputs.destination, explicit: inputs.destinationCredentials, name: 'destination' }
+  ]
+  const ecr = sides.map((side) => (side.explicit ? undefined : parseEcrHost(side.ref.registry)))
+  if (!ecr.some(Boolean)) {
+    if (inputs.aws.roleToAssume) {
+      options.reporter.warning(
+        'role-to-assume is set, but no ECR registry needs an AWS login; the role is not used'
+      )
+    }
+    return [Promise.resolve(inputs.sourceCredentials), Promise.resolve(inputs.destinationCredentials)]
+  }
+  const aws = new AwsSession(inputs.aws, {
+    dispatcher,
+    logger: options.reporter,
+    onSecret: options.onSecret ?? (() => undefined),
+    getIdToken:
+      options.getIdToken ??
+      (() => Promise.reject(new Error('no OIDC token source is configured for this run')))
+  })
+  const [source, destination] = sides.map(async (side, i) => {
+    const registry = ecr[i]
+    if (!registry) return side.explicit
+    try {
+      return await aws.ecrLogin(registry, side.ref.registry)
+    } catch (error) {
+      throw wrap(`log in to ${side.name} ${side.ref.registry}`, error)
+    }
+  })
+  return [source, destination]
+}
+
+/**
+ * Fails before any byte is copied when the destination will refuse writes: from the token's own
+ * grant where it says (Docker Hub), else by opening and cancelling an upload (skipped in a dry run,
+ * which opens nothing).
+ */
+export async function proveWriteAccess(
+  client: RegistryClient,
+  inputs: Inputs,
+  reporter: Reporter
+): Promise<void> {
+  const repository = inputs.destination.repository
+  const where = `${displayRegistry(inputs.destination.registry)}/${repository}`
+  const fix = accessHint(inputs, 'destination', new RegistryError('push refused', { status: 403 }))
+  const access = await pushAccess(client, repository).catch((error: unknown) => {
+    throw wrap(`check push access to ${where}`, error, accessHint(inputs, 'destination', error))
+  })
+  if (access === 'denied') {
+    throw new PromotionError(
+      `destination ${where}: the registry did not grant push access; nothing was written. ${fix}`
+    )
+  }
+  if (access === 'granted') {
+    reporter.info(`push access to ${where}: granted`)
+    return
+  }
+  if (inputs.dryRun) return
+  try {
+    await probeUpload(client, repository)
+  } catch (error) {
+    if (error instanceof RegistryError && (error.status === 401 || error.status === 403)) {
+      throw new PromotionError(
+        `destination ${where}: the registry refused an upload (${error.message}); nothing was written. ${fix}`,
+        { cause: error }
+      )
+    }
+    if (error instanceof RegistryError && error.status === 404) {
+      const hint = parseEcrHost(inputs.destination.registry)
+        ? 'ECR repositories must exist before a push: create it (aws ecr create-repository)'
+        : 'the repository does not exist or cannot be created by these credentials'
+      throw new PromotionError(`destination ${where}: ${hint}; nothing was written`, { cause: error })
+    }
+    throw wrap(`check push access to ${where}`, error)
+  }
+}
+
+export function createClient(
+  ref: Reference,
+  credentials: Credentials | undefined,
+  options: PromoteOptions,
+  dispatcher: Dispatcher,
+  signal: AbortSignal
+): RegistryClient {
+  return new RegistryClient({
+    registry: ref.registry,
+    scheme: ref.scheme,
+    credentials,
+    dispatcher,
+    logger: options.reporter,
+    signal,
+    network: options.network,
+    onSecret: options.onSecret
+  })
+}
