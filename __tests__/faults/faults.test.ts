@@ -413,15 +413,20 @@ describe('many at once', () => {
 })
 
 describe('soak', () => {
-  test('many runs with random resets, 5xx and 429: every one ends with the exact digest', async () => {
+  test('many runs with random resets, 5xx and 429 (half of them to an Artifactory-like destination): every one ends with the exact digest', async () => {
     const runs = Number(process.env.ECR_PROMOTE_SOAK_RUNS ?? 10)
     const seed = Number(process.env.ECR_PROMOTE_SOAK_SEED ?? 20261123)
     const rates = { reset: 0.03, error5xx: 0.03, throttle429: 0.03 }
     const soakSrc = await startFaultProxy(source.url, { random: { seed, ...rates } })
     const soakDst = await startFaultProxy(dest.url, { random: { seed: seed + 1, ...rates } })
+    let resumed = 0
     try {
       for (let i = 0; i < runs; i++) {
         const repo = `soak/run${i}`
+        // Every other run meets a destination that answers 403 for what it does not hold (HEAD).
+        soakDst.rules.length = 0
+        if (i % 2 === 1)
+          soakDst.rules.push({ method: 'HEAD', times: Infinity, fault: { mapStatus: { 404: 403 } } })
         const run = await runAction({
           source: `${soakSrc.host}/app:v1`,
           'source-username': 'promoter',
@@ -433,11 +438,13 @@ describe('soak', () => {
         expect(errorsOf(run)).toEqual([])
         expect(run.outputs.digest).toBe(image.digest)
         expect(await headDigest(dest, repo, 'v1')).toBe(image.digest)
+        resumed += run.stdout.split('\n').filter((l) => l.includes('resuming from there')).length
       }
       const injected = soakSrc.totalInjected() + soakDst.totalInjected()
       process.stdout.write(
         `soak: ${runs} runs (seed ${seed}), ${soakSrc.stats.requests + soakDst.stats.requests} requests, ${injected} faults injected and survived: ` +
-          `${JSON.stringify({ source: soakSrc.stats.injected, destination: soakDst.stats.injected })}\n`
+          `${JSON.stringify({ source: soakSrc.stats.injected, destination: soakDst.stats.injected })}; ` +
+          `${resumed} downloads resumed mid-blob\n`
       )
       expect(injected).toBeGreaterThan(runs)
       tally(soakSrc, soakDst)

@@ -196,3 +196,46 @@ describe('token refresh under load', () => {
     }
   })
 })
+
+describe('response timeouts', () => {
+  test('a request that commits an upload may wait longer than the response timeout; others may not', async () => {
+    const server = createServer((req, res) => {
+      req.resume()
+      if (req.url === '/v2/') return void res.writeHead(200).end()
+      // Answers only after a pause, as a registry moving a large blob in its storage does (undici's
+      // timers tick twice a second, so the pause is well past the 0.1 s response timeout).
+      req.on('end', () => setTimeout(() => res.writeHead(req.method === 'PUT' ? 201 : 200).end(), 2500))
+    })
+    const port = await new Promise<number>((resolve) =>
+      server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port))
+    )
+    const client = new RegistryClient({
+      registry: `127.0.0.1:${port}`,
+      scheme: 'http',
+      network: { responseTimeoutMs: 100, commitTimeoutMs: 10_000 },
+      retry: { attempts: 1 }
+    })
+    try {
+      const { putMonolithic } = await import('../../src/registry/write.js')
+      await putMonolithic(
+        client,
+        { repository: 'app', digest: `sha256:${'b'.repeat(64)}`, size: 3 },
+        { location: `http://127.0.0.1:${port}/v2/app/blobs/uploads/1` },
+        Buffer.from('abc')
+      )
+      await expect(
+        client.request({
+          method: 'GET',
+          url: '/v2/app/tags/list',
+          scopes: [],
+          expect: [200],
+          what: 'GET tags'
+        })
+      ).rejects.toThrow(/GET tags: cannot reach 127\.0\.0\.1:\d+: did not answer within 0\.1 s/)
+    } finally {
+      await client.close()
+      server.closeAllConnections()
+      await new Promise((r) => server.close(r))
+    }
+  })
+})

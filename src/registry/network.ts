@@ -8,6 +8,11 @@ export interface NetworkOptions {
   connectTimeoutMs: number
   /** From the last byte sent to the response's headers. */
   responseTimeoutMs: number
+  /**
+   * The same wait for a request that completes a blob upload: a registry may move or hash a large
+   * blob in its storage before it answers (distribution on S3 copies it), which takes minutes.
+   */
+  commitTimeoutMs: number
   /** The longest pause inside a response body. */
   idleTimeoutMs: number
   /** Time a request may spend failing and waiting between attempts (progress earns a fresh budget). */
@@ -20,8 +25,9 @@ export interface NetworkOptions {
 // 20 s is not coming, and the job should say so well before 30 s.
 export const DEFAULT_NETWORK: NetworkOptions = {
   connectTimeoutMs: 10_000,
-  responseTimeoutMs: 60_000,
-  idleTimeoutMs: 60_000,
+  responseTimeoutMs: 30_000,
+  commitTimeoutMs: 600_000,
+  idleTimeoutMs: 30_000,
   retryBudgetMs: 120_000,
   reachBudgetMs: 20_000
 }
@@ -29,6 +35,7 @@ export const DEFAULT_NETWORK: NetworkOptions = {
 const ENVIRONMENT: Record<keyof NetworkOptions, string> = {
   connectTimeoutMs: 'ECR_PROMOTE_CONNECT_TIMEOUT_MS',
   responseTimeoutMs: 'ECR_PROMOTE_RESPONSE_TIMEOUT_MS',
+  commitTimeoutMs: 'ECR_PROMOTE_COMMIT_TIMEOUT_MS',
   idleTimeoutMs: 'ECR_PROMOTE_IDLE_TIMEOUT_MS',
   retryBudgetMs: 'ECR_PROMOTE_RETRY_BUDGET_MS',
   reachBudgetMs: 'ECR_PROMOTE_REACH_BUDGET_MS'

@@ -50,6 +50,8 @@ export interface RequestOptions {
   allow?: number[]
   /** What the request is for, used in error messages ("HEAD blob sha256:..."). */
   what: string
+  /** Overrides the response timeout (a request that commits a blob upload waits longer). */
+  responseTimeoutMs?: number
 }
 
 export interface Response {
@@ -168,7 +170,9 @@ export class RegistryClient {
           // undici closes the connection after every HEAD unless told not to (a guard against servers
           // that send a body anyway). Registries do not, and existence checks are most of our requests:
           // without this each one would pay a new TCP and TLS handshake.
-          reset: options.method === 'HEAD' ? false : undefined
+          reset: options.method === 'HEAD' ? false : undefined,
+          headersTimeout: options.responseTimeoutMs ?? this.network.responseTimeoutMs,
+          bodyTimeout: this.network.idleTimeoutMs
         })
       } catch (error) {
         if (isAbort(error) || this.retry.signal?.aborted) throw error
@@ -178,7 +182,9 @@ export class RegistryClient {
           url,
           error,
           this.dispatcher as RouteDescriber,
-          this.network
+          options.responseTimeoutMs
+            ? { ...this.network, responseTimeoutMs: options.responseTimeoutMs }
+            : this.network
         )
       }
       const status = response.statusCode

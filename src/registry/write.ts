@@ -117,7 +117,8 @@ export async function putMonolithic(
     headers: { 'content-type': 'application/octet-stream', 'content-length': String(target.size) },
     body,
     expect: [201, 204],
-    what: `upload blob ${target.digest}`
+    what: `upload blob ${target.digest}`,
+    responseTimeoutMs: client.network.commitTimeoutMs
   })
   await response.body.dump()
 }
@@ -163,7 +164,8 @@ export async function finishUpload(
     scopes: [repositoryScope(target.repository, 'pull,push')],
     headers: { 'content-length': '0' },
     expect: [201, 204],
-    what: `finish upload of blob ${target.digest}`
+    what: `finish upload of blob ${target.digest}`,
+    responseTimeoutMs: client.network.commitTimeoutMs
   })
   await response.body.dump()
 }
