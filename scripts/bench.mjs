@@ -10,6 +10,7 @@ import { startRegistry } from './lib/registries.mjs'
 import { seedImage } from './lib/images.mjs'
 import { ROOT, runAction } from './lib/action.mjs'
 import { startDelayForwarder } from './lib/delay-forwarder.mjs'
+import { startFaultProxy } from './lib/fault-proxy.mjs'
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
@@ -60,6 +61,12 @@ const SCENARIOS = [
     name: 'start-up: dry-run against loopback',
     image: { platforms: 1, layers: 1, size: 1 * KiB },
     dryRun: true
+  },
+  {
+    id: 8,
+    name: 'interrupted: one 256 MiB layer, its download cut once halfway',
+    image: { platforms: 1, layers: 1, size: 256 * MiB },
+    interrupt: true
   }
 ].filter((s) => !only || only.includes(s.id))
 
@@ -121,6 +128,7 @@ async function runOurs(source, dest, repo, scenario) {
     cpuSeconds: run.usage.cpuSeconds,
     rssMiB: run.usage.maxRssKiB / 1024,
     bytes: copied ? Number(copied[1]) * unit[copied[2]] : 0,
+    resumes: (run.stdout.match(/resuming from there/g) ?? []).length,
     digest: run.outputs.digest
   }
 }
@@ -137,6 +145,8 @@ async function runSkopeo(source, dest, repo, scenario) {
     '--all',
     '--preserve-digests',
     '--quiet',
+    // Without retries skopeo fails on a cut download; with them it copies again what it had not.
+    ...(scenario.interrupt ? ['--retry-times', '3'] : []),
     ...base,
     `docker://${source}/bench:v1`,
     `docker://${dest}/${repo}:v1`
@@ -203,6 +213,13 @@ async function main() {
         srcHost = a.host
         dstHost = b.host
       }
+      let cutter
+      if (scenario.interrupt) {
+        cutter = await startFaultProxy(src.url)
+        forwarders.push(cutter)
+        srcHost = cutter.host
+      }
+      const largest = [...image.blobs.entries()].sort((a, b) => b[1] - a[1])[0]
       const samples = { ours: [], skopeo: [], raw: [] }
       for (let round = 0; round < rounds; round++) {
         for (const tool of ['ours', 'skopeo']) {
@@ -211,11 +228,28 @@ async function main() {
             // Put the image and tag in place first, then time a run that must change nothing.
             await runOurs(srcHost, dstHost, repo, {})
           }
+          if (cutter) {
+            // Each tool meets the same fault: the largest blob's first download is cut halfway.
+            cutter.rules.length = 0
+            cutter.rules.push({
+              method: 'GET',
+              path: new RegExp(`/blobs/${largest[0]}$`),
+              times: 1,
+              fault: { resetResponseAfter: Math.floor(largest[1] / 2) }
+            })
+          }
           const before = src.requestCount() + dst.requestCount()
-          const sample =
-            tool === 'ours'
-              ? await runOurs(srcHost, dstHost, repo, scenario)
-              : await runSkopeo(srcHost, dstHost, repo, scenario)
+          let sample
+          try {
+            sample =
+              tool === 'ours'
+                ? await runOurs(srcHost, dstHost, repo, scenario)
+                : await runSkopeo(srcHost, dstHost, repo, scenario)
+          } catch (error) {
+            // A tool that cannot get through the interruption is a result, not a broken benchmark.
+            if (!scenario.interrupt || tool === 'ours') throw error
+            sample = { failed: String(error.message).split('\n')[0].slice(0, 300) }
+          }
           await new Promise((r) => setTimeout(r, 100)) // let the access logs flush
           sample.requests = src.requestCount() + dst.requestCount() - before
           if (tool === 'ours' && sample.digest !== image.digest)
@@ -232,16 +266,18 @@ async function main() {
         imageBytes: [...image.blobs.values()].reduce((a, b) => a + b, 0),
         oursMs: median(samples.ours.map((s) => s.wallMs)),
         skopeoMs: median(samples.skopeo.map((s) => s.wallMs)),
+        skopeoFailed: samples.skopeo.filter((s) => s.failed).length,
         rawMs: median(samples.raw.map((s) => s.wallMs)),
         oursCpuS: median(samples.ours.map((s) => s.cpuSeconds)),
         oursRssMiB: Math.max(...samples.ours.map((s) => s.rssMiB)),
-        skopeoRssMiB: Math.max(...samples.skopeo.map((s) => s.rssMiB)),
+        skopeoRssMiB: median(samples.skopeo.map((s) => s.rssMiB)),
         oursBytes: median(samples.ours.map((s) => s.bytes)),
         oursRequests: median(samples.ours.map((s) => s.requests)),
+        oursResumes: samples.ours.reduce((n, s) => n + (s.resumes ?? 0), 0),
         skopeoRequests: median(samples.skopeo.map((s) => s.requests)),
         samples
       }
-      summary.ratio = summary.oursMs / summary.skopeoMs
+      summary.ratio = summary.skopeoMs ? summary.oursMs / summary.skopeoMs : undefined
       if (summary.rawMs) summary.ratioRaw = summary.oursMs / summary.rawMs
       results.push(summary)
       process.stdout.write(`${line(summary)}\n`)
@@ -266,10 +302,21 @@ async function main() {
 const ms = (v) => (v === undefined ? '—' : v < 1000 ? `${Math.round(v)} ms` : `${(v / 1000).toFixed(2)} s`)
 const mib = (v) => (v === undefined ? '—' : `${(v / MiB).toFixed(1)} MiB`)
 
+function skopeoCell(r) {
+  if (!r.skopeoFailed) return ms(r.skopeoMs)
+  const runs = r.samples.skopeo.length
+  return r.skopeoFailed === runs
+    ? `failed (${runs} of ${runs})`
+    : `${ms(r.skopeoMs)}, failed ${r.skopeoFailed} of ${runs}`
+}
+
+const ratio = (r) => (r.ratio === undefined ? '—' : r.ratio.toFixed(2))
+
 function line(r) {
   return (
-    `scenario ${r.id} (${r.name}): ours ${ms(r.oursMs)}, skopeo ${ms(r.skopeoMs)}, ratio ${r.ratio.toFixed(2)}` +
+    `scenario ${r.id} (${r.name}): ours ${ms(r.oursMs)}, skopeo ${skopeoCell(r)}, ratio ${ratio(r)}` +
     (r.rawMs ? `, raw ${ms(r.rawMs)} (ours/raw ${r.ratioRaw.toFixed(2)})` : '') +
+    (r.oursResumes ? `, ${r.oursResumes} download(s) resumed` : '') +
     `, our CPU ${r.oursCpuS.toFixed(2)} s, our peak RSS ${r.oursRssMiB.toFixed(0)} MiB, moved ${mib(r.oursBytes)}, requests ${r.oursRequests} vs ${r.skopeoRequests}`
   )
 }
@@ -277,7 +324,7 @@ function line(r) {
 function table(results, machine) {
   const rows = results.map(
     (r) =>
-      `| ${r.id}. ${r.name} | ${ms(r.oursMs)} | ${ms(r.skopeoMs)} | ${r.ratio.toFixed(2)} | ${r.rawMs ? `${ms(r.rawMs)} (${r.ratioRaw.toFixed(2)})` : '—'} | ${r.oursCpuS.toFixed(2)} s | ${r.oursRssMiB.toFixed(0)} MiB | ${r.skopeoRssMiB.toFixed(0)} MiB | ${mib(r.oursBytes)} | ${r.oursRequests} / ${r.skopeoRequests} |`
+      `| ${r.id}. ${r.name} | ${ms(r.oursMs)} | ${skopeoCell(r)} | ${ratio(r)} | ${r.rawMs ? `${ms(r.rawMs)} (${r.ratioRaw.toFixed(2)})` : '—'} | ${r.oursCpuS.toFixed(2)} s | ${r.oursRssMiB.toFixed(0)} MiB | ${r.skopeoRssMiB === undefined ? '—' : `${r.skopeoRssMiB.toFixed(0)} MiB`} | ${mib(r.oursBytes)} | ${r.oursRequests} / ${r.skopeoRequests} |`
   )
   return [
     `Machine: ${machine}. ${rounds} round(s)${quick ? ', quick sizes (1/16)' : ''}, medians.`,
