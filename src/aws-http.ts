@@ -2,6 +2,13 @@
 // the same proxy settings, CA trust and keep-alive pool as registry traffic.
 import type { HttpHandlerOptions, HttpRequest, HttpResponse, QueryParameterBag } from '@smithy/types'
 import { request, type Dispatcher } from 'undici'
+import {
+  isAbort,
+  toNetworkError,
+  DEFAULT_NETWORK,
+  type NetworkOptions,
+  type RouteDescriber
+} from './registry/index.js'
 
 export class UndiciRequestHandler {
   constructor(
@@ -20,15 +27,34 @@ export class UndiciRequestHandler {
     // undici computes these itself and refuses a caller-set host header.
     delete headers.host
     delete headers.Host
-    const response = await request(url, {
-      method: sdkRequest.method as Dispatcher.HttpMethod,
-      headers,
-      body: sdkRequest.body as Dispatcher.DispatchOptions['body'],
-      dispatcher: this.dispatcher,
-      signal: options.abortSignal as AbortSignal | undefined,
-      headersTimeout: this.timeoutMs,
-      bodyTimeout: this.timeoutMs
-    })
+    let response: Dispatcher.ResponseData
+    try {
+      response = await request(url, {
+        method: sdkRequest.method as Dispatcher.HttpMethod,
+        headers,
+        body: sdkRequest.body as Dispatcher.DispatchOptions['body'],
+        dispatcher: this.dispatcher,
+        signal: options.abortSignal as AbortSignal | undefined,
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs
+      })
+    } catch (error) {
+      if (isAbort(error)) throw error
+      // The same words as registry traffic: the host, the proxy, what happened.
+      const network: NetworkOptions = {
+        ...((this.dispatcher as { network?: NetworkOptions }).network ?? DEFAULT_NETWORK),
+        responseTimeoutMs: this.timeoutMs,
+        idleTimeoutMs: this.timeoutMs
+      }
+      throw toNetworkError(
+        `AWS ${sdkRequest.hostname}`,
+        sdkRequest.method,
+        new URL(url),
+        error,
+        this.dispatcher as RouteDescriber,
+        network
+      )
+    }
     const flat: Record<string, string> = {}
     for (const [name, value] of Object.entries(response.headers)) {
       if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(', ') : value

@@ -3,7 +3,14 @@
 // is involved, so promotions between other registries do not pay their start-up cost.
 import type { Dispatcher } from 'undici'
 import { UndiciRequestHandler } from './aws-http.js'
-import { isRetryable, withRetry, type Credentials, type Logger, type RetryOptions } from './registry/index.js'
+import {
+  isRetryable,
+  RegistryError,
+  withRetry,
+  type Credentials,
+  type Logger,
+  type RetryOptions
+} from './registry/index.js'
 
 export interface EcrRegistry {
   accountId: string
@@ -226,6 +233,7 @@ export class AwsSession {
 }
 
 function explainStsError(error: unknown, idToken: string, audience: string): string {
+  if (error instanceof RegistryError && error.network) return error.message
   const name = (error as { name?: string }).name ?? 'Error'
   const message = messageOf(error)
   const claims = tokenClaims(idToken)
@@ -243,6 +251,7 @@ function explainStsError(error: unknown, idToken: string, audience: string): str
 }
 
 function explainEcrError(error: unknown, assumedRole: boolean): string {
+  if (error instanceof RegistryError && error.network) return error.message
   const name = (error as { name?: string }).name ?? 'Error'
   const message = messageOf(error)
   if (name === 'CredentialsProviderError' || /Could not load credentials/i.test(message)) {

@@ -23,6 +23,13 @@ export async function run(): Promise<void> {
   const onBeforeExit = (): void => {
     if (finished) return
     finished = true
+    if (controller.signal.aborted) {
+      core.setFailed(
+        `promotion cancelled while at "${progress.phase}"; no tag write was started after the cancel`
+      )
+      process.exitCode = 1
+      return
+    }
     core.setFailed(
       `the promotion stopped without a result while it was at "${progress.phase}": nothing was left to wait ` +
         `for, yet no outcome was reached. This is a defect in ecr-promote; please report it with this log ` +
@@ -64,7 +71,7 @@ export async function run(): Promise<void> {
     if (controller.signal.aborted) {
       core.setFailed(
         `promotion cancelled: ${(controller.signal.reason as Error).message} while at "${progress.phase}"; ` +
-          `no tag was written after the cancel${progress.written.length ? ` (written before it: ${progress.written.join(', ')})` : ''}`
+          `no tag write was started after the cancel${progress.written.length ? ` (tags written: ${progress.written.join(', ')})` : ''}`
       )
     } else {
       core.setFailed(failure.message)

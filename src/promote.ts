@@ -135,7 +135,8 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
     ): Promise<PromoteResult> => {
       const platformEntries = await listing
       if (copy) for (const entry of platformEntries) entry.size ??= copy.imageSizes[entry.digest]
-      const present = result === 'copied' || tags.length > 0
+      // The image exists there when this run wrote it, or when a tag already pointed at it.
+      const present = (result === 'copied' && !inputs.dryRun) || tags.length > 0
       return {
         digest: root.digest,
         mediaType: root.mediaType,

@@ -230,7 +230,7 @@ describe('ECR to Docker Hub over TLS through a proxy', () => {
     expect(errors).toHaveLength(1)
     expect(errors[0]).toMatch(/check destination tags of docker\.io\/othercorp\/app: .*401/)
     expect(errors[0]).toMatch(
-      /Docker Hub refused namespace othercorp: destination-username \(promoter\) must be othercorp itself or a member of organisation othercorp with write access to othercorp\/app/
+      /Docker Hub refused namespace othercorp: destination-username must be othercorp itself or a member of organisation othercorp with write access to othercorp\/app/
     )
     expectNoSecrets(run, allSecrets())
   })

@@ -220,3 +220,68 @@ describe('integrity', () => {
     }
   })
 })
+
+describe('bounded retries', () => {
+  const victim = () => [...image.blobs.entries()].find(([, size]) => size > 100_000)![0]
+
+  test('a destination that takes every upload body and then fails it ends the copy (each attempt restreams the same bytes: no progress)', async () => {
+    let puts = 0
+    const failing = await startForwarder(dest.url, (req, res) => {
+      if (
+        req.method === 'PUT' &&
+        req.url?.includes('/blobs/uploads/') &&
+        req.url.includes(victim().slice(7))
+      ) {
+        puts++
+        req.resume()
+        req.on('end', () =>
+          res
+            .writeHead(500, { 'content-type': 'application/json' })
+            .end('{"errors":[{"code":"UNKNOWN","message":"disk full"}]}')
+        )
+        return true
+      }
+      return false
+    })
+    try {
+      await expect(
+        promote(inputsFrom({ source: `${source.host}/app:v1`, destination: `${failing.host}/bounded:v1` }), {
+          reporter: recordingReporter(),
+          network: { retryBudgetMs: 2_000 }
+        })
+      ).rejects.toThrow(/disk full.*no tag was written/)
+      // Five attempts without progress, never the unbounded loop of "every attempt moved bytes".
+      expect(puts).toBeGreaterThan(1)
+      expect(puts).toBeLessThanOrEqual(20)
+    } finally {
+      await failing.stop()
+    }
+  })
+
+  test('a source that keeps cutting a download (and ignores Range) is named as the source, not the destination', async () => {
+    const cutting = await startForwarder(source.url, (req, res) => {
+      if (req.method === 'GET' && req.url?.endsWith(`/blobs/${victim()}`)) {
+        res.writeHead(200, { 'content-length': String(image.blobs.get(victim())) })
+        res.write(Buffer.alloc(2000))
+        setTimeout(() => res.destroy(), 20)
+        return true
+      }
+      return false
+    })
+    try {
+      const error = await promote(
+        inputsFrom({ source: `${cutting.host}/app:v1`, destination: `${dest.host}/blamed:v1` }),
+        { reporter: recordingReporter(), network: { retryBudgetMs: 1_000 } }
+      ).catch((e: Error) => e)
+      expect(error).toBeInstanceOf(Error)
+      expect((error as Error).message).toMatch(
+        new RegExp(
+          `download of blob ${victim()} \\(at byte \\d+\\): cannot reach ${cutting.host.replace(/\./g, '\\.')}: closed the connection`
+        )
+      )
+      expect((error as Error).message).not.toContain(`cannot reach ${dest.host}`)
+    } finally {
+      await cutting.stop()
+    }
+  })
+})

@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, test } from '@jest/globals'
+import * as net from 'node:net'
+import { openTunnel, proxyAuthorization } from '../../src/registry/tunnel.js'
 import {
   bypassesProxy,
   parseNoProxy,
@@ -57,5 +59,52 @@ describe('ProxyAwareDispatcher', () => {
       httpsProxy: 'http://a:1',
       noProxy: 'x'
     })
+  })
+})
+
+describe('CONNECT tunnels', () => {
+  test('credentials in a proxy URL are decoded as curl does; a % that does not decode is sent as written', () => {
+    const basic = (s: string) => `Basic ${Buffer.from(s).toString('base64')}`
+    expect(proxyAuthorization(new URL('http://alice:p%40ss@proxy:3128'))).toBe(basic('alice:p@ss'))
+    expect(proxyAuthorization(new URL('http://alice:50%off@proxy:3128'))).toBe(basic('alice:50%off'))
+    expect(proxyAuthorization(new URL('http://proxy:3128'))).toBeUndefined()
+  })
+
+  test('bytes that arrive with the answer to CONNECT belong to the tunnel', async () => {
+    const server = net.createServer((socket) =>
+      socket.once('data', () => socket.write('HTTP/1.1 200 Connection Established\r\n\r\nHELLO'))
+    )
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+    const port = (server.address() as { port: number }).port
+    try {
+      const socket = await new Promise<net.Socket>((resolve, reject) =>
+        openTunnel({ proxy: new URL(`http://127.0.0.1:${port}`), timeoutMs: 2000 }, 'example:443', (e, s) =>
+          e ? reject(e) : resolve(s!)
+        )
+      )
+      // Read later, as undici does after the handover: nothing may have been emitted meanwhile.
+      await new Promise((r) => setTimeout(r, 50))
+      const first = await new Promise<string>((r) => {
+        socket.once('data', (d: Buffer) => r(d.toString()))
+        socket.resume()
+        setTimeout(() => r('(nothing: the bytes were lost)'), 2000).unref()
+      })
+      expect(first).toBe('HELLO')
+      socket.destroy()
+    } finally {
+      await new Promise((r) => server.close(r))
+    }
+  })
+
+  test('a proxy whose host name does not resolve is named as the proxy', async () => {
+    const error = await new Promise<Error | null>((resolve) =>
+      openTunnel(
+        { proxy: new URL('http://no-such-proxy.invalid:3128'), timeoutMs: 5000 },
+        'example:443',
+        (e) => resolve(e)
+      )
+    )
+    expect(error?.message).toBe("the proxy's host name no-such-proxy.invalid was not found")
+    expect((error as { retryable?: boolean }).retryable).toBe(false)
   })
 })

@@ -141,9 +141,12 @@ export function repositoryLink(inputs: Inputs): string | undefined {
     // GitHub names a nested package with its slashes escaped.
     return `https://github.com/users/${owner}/packages/container/package/${encodeURIComponent(name.join('/'))}`
   }
+  // The console has a host per partition; only the two public ones are linked.
   const ecr = parseEcrHost(registry)
-  if (ecr && !registry.endsWith('.cn')) {
-    return `https://${ecr.region}.console.aws.amazon.com/ecr/repositories/private/${ecr.accountId}/${repository}?region=${ecr.region}`
+  const host = registry.toLowerCase().replace(/:443$/, '')
+  if (ecr && (host.endsWith('.amazonaws.com') || host.endsWith('.on.aws'))) {
+    const site = ecr.region.startsWith('us-gov-') ? 'console.amazonaws-us-gov.com' : 'console.aws.amazon.com'
+    return `https://${ecr.region}.${site}/ecr/repositories/private/${ecr.accountId}/${repository}?region=${ecr.region}`
   }
   return undefined
 }

@@ -45,7 +45,7 @@ export function explainTagCheck(inputs: Inputs, error: unknown): string | undefi
   ) {
     const namespace = namespaceOf(ref.repository)
     return (
-      `Docker Hub refused namespace ${namespace}: destination-username (${inputs.destinationCredentials.username}) ` +
+      `Docker Hub refused namespace ${namespace}: destination-username ` +
       `must be ${namespace} itself or a member of organisation ${namespace} with write access to ${ref.repository}, ` +
       `and destination-password an access token with Read & Write scope`
     )

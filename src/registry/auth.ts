@@ -56,6 +56,8 @@ export class Authenticator {
   private readonly extraScopes = new Map<string, string[]>()
   /** Counts token requests, so tests and benchmarks can see that none is repeated. */
   tokenRequests = 0
+  /** Whether the token realm has answered once (until then, failing to reach it fails fast). */
+  private realmReached = false
 
   constructor(private readonly options: AuthenticatorOptions) {}
 
@@ -105,7 +107,7 @@ export class Authenticator {
           { ...this.network, responseTimeoutMs: Math.min(this.network.responseTimeoutMs, PING_TIMEOUT_MS) }
         )
       }
-      await response.body.dump()
+      if (response.statusCode === 200 || response.statusCode === 401) await response.body.dump()
       if (response.statusCode === 200) return undefined
       if (response.statusCode === 401) {
         const challenge = pickChallenge(parseChallenges(header(response.headers, 'www-authenticate')))
@@ -117,12 +119,19 @@ export class Authenticator {
         }
         return challenge
       }
-      throw new RegistryError(`registry ${url.host} answered ${response.statusCode} to GET /v2/`, {
-        status: response.statusCode,
-        method: 'GET',
-        url: redactUrl(url),
-        retryAfterMs: parseRetryAfter(header(response.headers, 'retry-after'))
-      })
+      const text = await response.body.text().catch(() => '')
+      const details = parseErrorBody(text)
+      const said = formatDetails(details) || plainWords(text)
+      throw new RegistryError(
+        `registry ${url.host} answered ${response.statusCode} to GET /v2/${said ? `: ${said}` : ''}`,
+        {
+          status: response.statusCode,
+          details,
+          method: 'GET',
+          url: redactUrl(url),
+          retryAfterMs: parseRetryAfter(header(response.headers, 'retry-after'))
+        }
+      )
     }, retry)
   }
 
@@ -235,74 +244,85 @@ export class Authenticator {
     const headers: Record<string, string> = { 'user-agent': this.options.userAgent }
     if (credentials) headers.authorization = basicHeader(credentials)
 
-    return withRetry(async () => {
-      this.tokenRequests++
-      const started = this.now()
-      let response: Dispatcher.ResponseData
-      try {
-        response = await request(url, {
-          method: 'GET',
-          headers,
-          dispatcher: this.options.dispatcher,
-          signal: this.options.retry.signal
-        })
-      } catch (error) {
-        if (this.options.retry.signal?.aborted) throw error
-        throw toNetworkError(
-          `token request`,
-          'GET',
-          url,
-          error,
-          this.options.dispatcher as RouteDescriber,
-          this.network
-        )
-      }
-      const text = await response.body.text()
-      if (response.statusCode !== 200) {
-        const details = parseErrorBody(text)
-        const why = formatDetails(details) || `HTTP ${response.statusCode}`
-        throw new RegistryError(
-          response.statusCode === 401 || response.statusCode === 403
-            ? `token server ${url.host} refused the credentials for ${scopes.join(' ')}: ${why}`
-            : `token server ${url.host} answered ${response.statusCode}: ${why}`,
-          {
-            status: response.statusCode,
+    return withRetry(
+      async () => {
+        this.tokenRequests++
+        const started = this.now()
+        let response: Dispatcher.ResponseData
+        try {
+          response = await request(url, {
             method: 'GET',
-            url: redactUrl(url),
-            details,
-            retryAfterMs: parseRetryAfter(header(response.headers, 'retry-after'))
-          }
+            headers,
+            dispatcher: this.options.dispatcher,
+            signal: this.options.retry.signal
+          })
+        } catch (error) {
+          if (this.options.retry.signal?.aborted) throw error
+          throw toNetworkError(
+            `token request`,
+            'GET',
+            url,
+            error,
+            this.options.dispatcher as RouteDescriber,
+            this.network
+          )
+        }
+        const text = await response.body.text()
+        if (response.statusCode !== 200) {
+          const details = parseErrorBody(text)
+          const why = formatDetails(details) || `HTTP ${response.statusCode}`
+          throw new RegistryError(
+            response.statusCode === 401 || response.statusCode === 403
+              ? `token server ${url.host} refused the credentials for ${scopes.join(' ')}: ${why}`
+              : `token server ${url.host} answered ${response.statusCode}: ${why}`,
+            {
+              status: response.statusCode,
+              method: 'GET',
+              url: redactUrl(url),
+              details,
+              retryAfterMs: parseRetryAfter(header(response.headers, 'retry-after'))
+            }
+          )
+        }
+        let body: { token?: string; access_token?: string; expires_in?: number; issued_at?: string }
+        try {
+          body = JSON.parse(text) as typeof body
+        } catch (error) {
+          throw new RegistryError(`token server ${url.host} answered with invalid JSON`, {
+            retryable: true,
+            cause: error
+          })
+        }
+        const value = body.token ?? body.access_token
+        if (!value)
+          throw new RegistryError(`token server ${url.host} answered without a token`, { retryable: false })
+        this.options.onSecret?.(value)
+        const lifetimeMs =
+          (typeof body.expires_in === 'number' && body.expires_in > 0
+            ? body.expires_in
+            : DEFAULT_TOKEN_LIFETIME_S) * 1000
+        // Refresh a little early: a request started just before expiry must not carry a dead token.
+        const margin = Math.min(30_000, lifetimeMs * 0.1)
+        this.options.logger.debug(
+          `token for ${scopes.join(' ')} from ${url.host}, valid ${Math.round(lifetimeMs / 1000)} s`
         )
-      }
-      let body: { token?: string; access_token?: string; expires_in?: number; issued_at?: string }
-      try {
-        body = JSON.parse(text) as typeof body
-      } catch (error) {
-        throw new RegistryError(`token server ${url.host} answered with invalid JSON`, {
-          retryable: true,
-          cause: error
-        })
-      }
-      const value = body.token ?? body.access_token
-      if (!value)
-        throw new RegistryError(`token server ${url.host} answered without a token`, { retryable: false })
-      this.options.onSecret?.(value)
-      const lifetimeMs =
-        (typeof body.expires_in === 'number' && body.expires_in > 0
-          ? body.expires_in
-          : DEFAULT_TOKEN_LIFETIME_S) * 1000
-      // Refresh a little early: a request started just before expiry must not carry a dead token.
-      const margin = Math.min(30_000, lifetimeMs * 0.1)
-      this.options.logger.debug(
-        `token for ${scopes.join(' ')} from ${url.host}, valid ${Math.round(lifetimeMs / 1000)} s`
-      )
-      return { value, expiresAt: started + lifetimeMs - margin, granted: decodeGrantedAccess(value) }
-    }, this.options.retry)
+        this.realmReached = true
+        return { value, expiresAt: started + lifetimeMs - margin, granted: decodeGrantedAccess(value) }
+        // A token realm that never answered gets the reach budget, as a registry does.
+      },
+      { ...this.options.retry, ...(this.realmReached ? {} : { maxElapsedMs: this.network.reachBudgetMs }) }
+    )
   }
 }
 
 function scopeKey(scopes: string[]): string {
   return [...scopes].sort().join(' ')
+}
+
+/** A short plain-text body (a proxy's or load balancer's words); nothing for HTML or long bodies. */
+function plainWords(text: string): string {
+  const trimmed = text.trim()
+  return trimmed && trimmed.length <= 300 && !trimmed.startsWith('<') ? trimmed.replace(/\s+/g, ' ') : ''
 }
 
 export function basicHeader(credentials: Credentials): string {

@@ -89,30 +89,37 @@ export class BlobCopier {
     }
 
     const target: BlobTarget = { repository: this.dest.repository, digest, size: descriptor.size }
-    let moved = 0
+    // Progress is the furthest byte any attempt reached: every attempt starts from byte 0, so one
+    // that streams only what an earlier one already had gained nothing.
+    let furthest = 0
+    const attempts = this.options.blobAttempts ?? 5
     await withRetry(
       async () => {
         const transfer = ready ?? (await this.openTransfer(digest, session))
         // A retry always starts from a fresh download and a fresh upload session.
         ready = undefined
         session = undefined
-        const before = moved
+        let reached = 0
         try {
-          await this.uploadOnce(target, transfer.session, transfer.response, (n) => (moved += n))
+          await this.uploadOnce(target, transfer.session, transfer.response, (n) => {
+            reached += n
+          })
         } catch (error) {
           // Bytes that turned out corrupt were no progress: a source that keeps serving them must
           // run out of retries.
-          if (isCorrupt(error)) moved = before
+          if (!isCorrupt(error)) furthest = Math.max(furthest, reached)
           void cancelUpload(this.dest.client, this.dest.repository, transfer.session.location)
           throw wrapBlobError(digest, error)
         }
       },
       {
-        attempts: this.options.blobAttempts ?? 5,
+        attempts,
+        // However much progress: a blob that keeps failing ends.
+        maxAttempts: attempts * 4,
         maxElapsedMs: this.dest.client.network.retryBudgetMs,
         signal: this.dest.client.signal,
-        // An attempt that moved bytes earns fresh retries: the budget bounds failing, not copying.
-        progress: () => moved,
+        // An attempt that got further earns fresh retries: the budget bounds failing, not copying.
+        progress: () => furthest,
         onRetry: (error, attempt, delay) => {
           this.stats.retries++
           this.log.warning(

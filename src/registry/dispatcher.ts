@@ -3,7 +3,7 @@
 // of our own on every connection.
 import { Agent, Dispatcher } from 'undici'
 import { resolveNetwork, type NetworkOptions } from './network.js'
-import { createTunnelConnector } from './tunnel.js'
+import { createTunnelConnector, proxyAuthorization } from './tunnel.js'
 
 export interface ProxyEnvironment {
   httpProxy?: string
@@ -50,7 +50,11 @@ export class ProxyAwareDispatcher extends Dispatcher {
       return {
         agent: new Agent({
           ...timeouts,
-          connect: createTunnelConnector({ proxy, timeoutMs: this.network.connectTimeoutMs })
+          connect: createTunnelConnector({
+            proxy,
+            timeoutMs: this.network.connectTimeoutMs,
+            authorization: proxyAuthorization(proxy)
+          })
         }),
         proxy: `${proxy.host} (${variable})`
       }

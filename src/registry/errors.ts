@@ -48,16 +48,33 @@ export class DigestMismatchError extends RegistryError {
   }
 }
 
+/**
+ * The source's download failed while its bytes fed an upload. The upload's request reports it, but
+ * it is the source's failure: it keeps its own words instead of blaming the destination.
+ */
+export class SourceStreamError extends RegistryError {
+  override name = 'SourceStreamError'
+}
+
+/** The error a request body (a source stream) raised, if that is what failed the request. */
+export function bodyFailure(error: unknown): RegistryError | undefined {
+  for (let current = error, depth = 0; current && depth < 5; depth++) {
+    if (current instanceof SourceStreamError || current instanceof DigestMismatchError) return current
+    current = (current as { cause?: unknown }).cause
+  }
+  return undefined
+}
+
 export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 429 || status >= 500
 }
 
+// Not ENOTFOUND: a name that does not resolve will not resolve on the next try either.
 const RETRYABLE_NETWORK_CODES = new Set([
   'ECONNRESET',
   'ECONNREFUSED',
   'EPIPE',
   'ETIMEDOUT',
-  'ENOTFOUND',
   'EAI_AGAIN',
   'ENETUNREACH',
   'EHOSTUNREACH',
@@ -71,6 +88,9 @@ const RETRYABLE_NETWORK_CODES = new Set([
 export function isRetryable(error: unknown): boolean {
   if (error instanceof RegistryError) return error.retryable
   if (isAbort(error)) return false
+  const own = (error as { retryable?: unknown }).retryable
+  // Errors that know (a proxy tunnel's failure) say so themselves.
+  if (typeof own === 'boolean') return own
   let current: unknown = error
   for (let depth = 0; current && depth < 5; depth++) {
     const code = (current as { code?: unknown }).code

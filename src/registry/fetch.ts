@@ -98,21 +98,21 @@ export async function requireManifest(
   const said = result.missing.length ? `; the registry said: ${formatDetails(result.missing)}` : ''
   const what = reference.includes(':') ? `manifest ${reference}` : `tag ${reference}`
   const listing = result.missing.some((d) => d.code === 'NAME_UNKNOWN')
-    ? { absent: true, details: [] }
+    ? { absent: true, exists: false, details: [] }
     : await tagListAnswer(client, repository, scopes)
   const listed = listing.details.length ? `; its tag list: ${formatDetails(listing.details)}` : ''
   const message = listing.absent
     ? `repository ${repository} does not exist (or these credentials cannot see it)${said}${listed}`
-    : `${what} not found in repository ${repository} (the repository exists)${said}`
+    : `${what} not found in repository ${repository}${listing.exists ? ' (the repository exists)' : ''}${said}`
   throw new RegistryError(message, { status: 404, details: result.missing, retryable: false })
 }
 
-/** Whether the tag list says the repository is unknown, with its words; any other answer is no evidence. */
+/** What the tag list says of the repository: unknown (with its words), there (a 200), or nothing. */
 async function tagListAnswer(
   client: RegistryClient,
   repository: string,
   scopes: string[]
-): Promise<{ absent: boolean; details: RegistryErrorDetail[] }> {
+): Promise<{ absent: boolean; exists: boolean; details: RegistryErrorDetail[] }> {
   try {
     const response = await client.request({
       method: 'GET',
@@ -123,11 +123,16 @@ async function tagListAnswer(
       what: `GET tags of ${repository}`
     })
     const text = await response.body.text()
-    if (response.status !== 404) return { absent: false, details: [] }
+    if (response.status !== 404) return { absent: false, exists: true, details: [] }
     const details = parseErrorBody(text)
-    return { absent: details.length === 0 || details.some((d) => d.code === 'NAME_UNKNOWN'), details }
+    return {
+      absent: details.length === 0 || details.some((d) => d.code === 'NAME_UNKNOWN'),
+      exists: false,
+      details
+    }
   } catch {
-    return { absent: false, details: [] }
+    // Not allowed to list (ECR without ecr:ListImages), or not reachable: no evidence either way.
+    return { absent: false, exists: false, details: [] }
   }
 }
 

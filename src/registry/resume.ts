@@ -2,7 +2,7 @@
 // on from the last byte received, so the upload it feeds never notices. The caller still verifies
 // the digest over the whole stream.
 import { header } from './auth.js'
-import { isAbort, isRetryable } from './errors.js'
+import { isAbort, isRetryable, RegistryError, SourceStreamError } from './errors.js'
 import { discard, repositoryScope, type RegistryClient, type Response } from './transport.js'
 
 export interface ResumeOptions {
@@ -33,13 +33,12 @@ export async function* resumableBody(first: Response, options: ResumeOptions): A
     } catch (error) {
       discard(body)
       const signal = options.client.signal
+      if (signal?.aborted || isAbort(error)) throw error
+      const failure = asSourceError(options, offset, error)
       // Without progress since the last resume, another resume would only loop.
-      if (signal?.aborted || isAbort(error) || !isRetryable(error) || offset === 0 || offset <= resumedAt) {
-        throw error
-      }
-      if (offset >= options.size) throw error
+      if (!isRetryable(error) || offset === 0 || offset <= resumedAt || offset >= options.size) throw failure
       const next = await requestRange(options, offset).catch(() => undefined)
-      if (!next) throw error
+      if (!next) throw failure
       options.onResume?.(offset, error)
       resumedAt = offset
       body = next.body
@@ -55,7 +54,9 @@ async function requestRange(options: ResumeOptions, offset: number): Promise<Res
     headers: { range: `bytes=${offset}-` },
     expect: [206],
     allow: [200],
-    what: `GET blob ${options.digest} from byte ${offset}`
+    what: `GET blob ${options.digest} from byte ${offset}`,
+    // One try: when it fails, the blob's own retry starts over (one level of retry).
+    retry: false
   })
   const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(response.headers, 'content-range') ?? '')
   if (response.status !== 206 || !range || Number(range[1]) !== offset) {
@@ -64,4 +65,17 @@ async function requestRange(options: ResumeOptions, offset: number): Promise<Res
     return undefined
   }
   return response
+}
+
+/** The download's failure in the source's words (its host and proxy), marked as the source's. */
+function asSourceError(options: ResumeOptions, offset: number, error: unknown): RegistryError {
+  if (error instanceof RegistryError)
+    return new SourceStreamError(error.message, { retryable: error.retryable, cause: error })
+  const described = options.client.describeFailure(
+    `download of blob ${options.digest} (at byte ${offset})`,
+    'GET',
+    `/v2/${options.repository}/blobs/${options.digest}`,
+    error
+  )
+  return new SourceStreamError(described.message, { retryable: described.retryable, cause: error })
 }

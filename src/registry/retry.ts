@@ -2,8 +2,10 @@
 import { isRetryable, RegistryError } from './errors.js'
 
 export interface RetryOptions {
-  /** Total attempts, including the first. */
+  /** Attempts without progress, including the first. */
   attempts?: number
+  /** Attempts in all, progress or not (default: unbounded by count; the budget still applies). */
+  maxAttempts?: number
   baseDelayMs?: number
   maxDelayMs?: number
   /** Upper bound on a server-requested Retry-After wait. */
@@ -80,7 +82,7 @@ export async function withRetry<T>(
         deadline = Date.now() + budget
       }
       failures++
-      if (failures >= attempts) throw markExhausted(error)
+      if (failures >= attempts || attempt + 1 >= (options.maxAttempts ?? Infinity)) throw markExhausted(error)
       let delay = backoffDelay(failures - 1, options)
       if (error instanceof RegistryError && error.retryAfterMs !== undefined) {
         delay = Math.min(

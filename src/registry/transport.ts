@@ -4,6 +4,7 @@ import { Agent, request, type Dispatcher } from 'undici'
 import { Authenticator, header, type Credentials } from './auth.js'
 import { parseChallenges, pickChallenge } from './challenge.js'
 import {
+  bodyFailure,
   describeError,
   formatDetails,
   isAbort,
@@ -52,6 +53,8 @@ export interface RequestOptions {
   what: string
   /** Overrides the response timeout (a request that commits a blob upload waits longer). */
   responseTimeoutMs?: number
+  /** false: one attempt only, the caller retries (or does not) at its own level. */
+  retry?: false
 }
 
 export interface Response {
@@ -119,6 +122,18 @@ export class RegistryClient {
     return this.retry.signal
   }
 
+  /** A failed request or body read on this registry, in words (host, proxy, reason). */
+  describeFailure(what: string, method: string, path: string, error: unknown): RegistryError {
+    return toNetworkError(
+      what,
+      method,
+      new URL(path, this.baseUrl),
+      error,
+      this.dispatcher as RouteDescriber,
+      this.network
+    )
+  }
+
   async close(): Promise<void> {
     if (this.ownsDispatcher) await this.dispatcher.close()
   }
@@ -141,7 +156,7 @@ export class RegistryClient {
   async request(options: RequestOptions): Promise<Response> {
     const replayable =
       options.body === undefined || typeof options.body === 'string' || Buffer.isBuffer(options.body)
-    if (!replayable) return this.send(options)
+    if (!replayable || options.retry === false) return this.send(options)
     return withRetry(() => this.send(options), {
       ...this.retry,
       onRetry: (error, attempt, delay) =>
@@ -176,6 +191,9 @@ export class RegistryClient {
         })
       } catch (error) {
         if (isAbort(error) || this.retry.signal?.aborted) throw error
+        // A body fed from the source failed: the source's error, not this registry's.
+        const fromBody = bodyFailure(error)
+        if (fromBody) throw fromBody
         throw toNetworkError(
           options.what,
           options.method,

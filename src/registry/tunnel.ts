@@ -9,6 +9,8 @@ import { ProxyTunnelError } from './network.js'
 export interface TunnelOptions {
   proxy: URL
   timeoutMs: number
+  /** Proxy-Authorization for the CONNECT request (see proxyAuthorization). */
+  authorization?: string
 }
 
 type ConnectOptions = Parameters<buildConnector.connector>[0]
@@ -43,71 +45,100 @@ export function openTunnel(
   const { proxy, timeoutMs } = options
   const port = Number(proxy.port || (proxy.protocol === 'https:' ? 443 : 80))
   const host = proxy.hostname.replace(/^\[|\]$/g, '')
-  const resolve = (socket: Socket): void => done(null, socket)
-  const reject = (error: Error): void => done(error)
-  {
-    const socket: Socket =
-      proxy.protocol === 'https:'
-        ? connectTls({ host, port, servername: host, ALPNProtocols: ['http/1.1'] })
-        : connectTcp({ host, port })
-    let settled = false
-    let answer = Buffer.alloc(0)
-    const fail = (error: Error): void => {
-      if (settled) return
-      settled = true
-      clearTimeout(timer)
-      socket.destroy()
-      reject(error)
+  const socket: Socket =
+    proxy.protocol === 'https:'
+      ? connectTls({ host, port, servername: host, ALPNProtocols: ['http/1.1'] })
+      : connectTcp({ host, port })
+  let settled = false
+  let answer = Buffer.alloc(0)
+  const closed = (): void =>
+    fail(new ProxyTunnelError('the proxy closed the connection before answering CONNECT', true))
+  // Our own listeners only, so that they can be removed by reference: Node's are left in place.
+  const onError = (error: NodeJS.ErrnoException): void => fail(proxyFailure(error, proxy))
+  const detach = (): void => {
+    socket.removeListener('data', onData)
+    socket.removeListener('error', onError)
+    socket.removeListener('end', closed)
+    socket.removeListener('close', closed)
+  }
+  const fail = (error: Error): void => {
+    if (settled) return
+    settled = true
+    clearTimeout(timer)
+    detach()
+    socket.on('error', () => undefined)
+    socket.destroy()
+    done(error)
+  }
+  const timer = setTimeout(
+    () =>
+      fail(
+        new ProxyTunnelError(
+          `the proxy did not answer CONNECT within ${Math.round(timeoutMs / 100) / 10} s`,
+          true
+        )
+      ),
+    timeoutMs
+  )
+  socket.once(proxy.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
+    const lines = [`CONNECT ${authority} HTTP/1.1`, `Host: ${authority}`]
+    const authorization = options.authorization
+    if (authorization) lines.push(`Proxy-Authorization: ${authorization}`)
+    socket.write(`${lines.join('\r\n')}\r\n\r\n`)
+  })
+  function onData(chunk: Buffer): void {
+    answer = Buffer.concat([answer, chunk])
+    const end = answer.indexOf('\r\n\r\n')
+    if (end === -1) {
+      if (answer.length > 16 * 1024)
+        fail(new ProxyTunnelError('the proxy sent an over-long answer to CONNECT', false))
+      return
     }
-    const timer = setTimeout(
-      () =>
-        fail(
-          new ProxyTunnelError(
-            `the proxy did not answer CONNECT within ${Math.round(timeoutMs / 100) / 10} s`,
-            true
-          )
-        ),
-      timeoutMs
-    )
-    socket.once(proxy.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
-      const lines = [`CONNECT ${authority} HTTP/1.1`, `Host: ${authority}`]
-      const authorization = proxyAuthorization(proxy)
-      if (authorization) lines.push(`Proxy-Authorization: ${authorization}`)
-      socket.write(`${lines.join('\r\n')}\r\n\r\n`)
-    })
-    socket.on('data', function onData(chunk: Buffer) {
-      answer = Buffer.concat([answer, chunk])
-      const end = answer.indexOf('\r\n\r\n')
-      if (end === -1) {
-        if (answer.length > 16 * 1024)
-          fail(new ProxyTunnelError('the proxy sent an over-long answer to CONNECT', false))
-        return
-      }
-      socket.removeListener('data', onData)
-      const status = /^HTTP\/1\.[01] (\d{3})\s*([^\r\n]*)/.exec(answer.subarray(0, end).toString('latin1'))
-      if (!status)
-        return fail(new ProxyTunnelError('the proxy answered CONNECT with something that is not HTTP', false))
-      const code = Number(status[1])
-      if (code < 200 || code > 299) return fail(refusal(code, status[2].trim()))
-      settled = true
-      clearTimeout(timer)
-      socket.removeAllListeners('error')
-      socket.removeAllListeners('end')
-      socket.removeAllListeners('close')
-      // undici attaches its own listeners next; an error in between must not crash the process.
-      socket.on('error', () => undefined)
-      const rest = answer.subarray(end + 4)
-      if (rest.length) socket.unshift(rest)
-      resolve(socket)
-    })
-    socket.on('error', (error: NodeJS.ErrnoException) => fail(error))
-    socket.on('end', () =>
-      fail(new ProxyTunnelError('the proxy closed the connection before answering CONNECT', true))
-    )
-    socket.on('close', () =>
-      fail(new ProxyTunnelError('the proxy closed the connection before answering CONNECT', true))
+    const status = /^HTTP\/1\.[01] (\d{3})\s*([^\r\n]*)/.exec(answer.subarray(0, end).toString('latin1'))
+    if (!status)
+      return fail(new ProxyTunnelError('the proxy answered CONNECT with something that is not HTTP', false))
+    const code = Number(status[1])
+    if (code < 200 || code > 299) return fail(refusal(code, status[2].trim()))
+    settled = true
+    clearTimeout(timer)
+    detach()
+    // Held until undici reads: bytes that came with the answer belong to the tunnel, and a flowing
+    // socket would emit them to no one.
+    socket.pause()
+    // undici attaches its own listeners next; an error in between must not crash the process.
+    socket.on('error', () => undefined)
+    const rest = answer.subarray(end + 4)
+    if (rest.length) socket.unshift(rest)
+    done(null, socket)
+  }
+  socket.on('data', onData)
+  socket.on('error', onError)
+  socket.on('end', closed)
+  socket.on('close', closed)
+}
+
+/** A failure reaching the proxy itself, in words that say it was the proxy. */
+function proxyFailure(error: NodeJS.ErrnoException, proxy: URL): Error {
+  const code = error.code ?? ''
+  const words: Record<string, [string, boolean]> = {
+    ECONNREFUSED: ['the proxy refused the connection', true],
+    ENOTFOUND: [`the proxy's host name ${proxy.hostname} was not found`, false],
+    EAI_AGAIN: [`the proxy's host name ${proxy.hostname} could not be looked up for now (EAI_AGAIN)`, true],
+    ECONNRESET: ['the proxy closed the connection before answering CONNECT', true],
+    EPIPE: ['the proxy closed the connection before answering CONNECT', true],
+    ETIMEDOUT: ['no connection to the proxy', true],
+    EHOSTUNREACH: [`the proxy is unreachable (${code})`, true],
+    ENETUNREACH: [`the proxy is unreachable (${code})`, true]
+  }
+  const known = words[code]
+  if (known) return new ProxyTunnelError(known[0], known[1])
+  if (/CERT|SSL|TLS/.test(code)) {
+    return new ProxyTunnelError(
+      `the proxy's TLS certificate was not accepted (${code}); a private CA goes in NODE_EXTRA_CA_CERTS`,
+      false
     )
   }
+  return new ProxyTunnelError(`the connection to the proxy failed: ${error.message}`, true)
 }
 
 function refusal(status: number, text: string): ProxyTunnelError {
@@ -127,9 +158,18 @@ function refusal(status: number, text: string): ProxyTunnelError {
   )
 }
 
-function proxyAuthorization(proxy: URL): string | undefined {
+/**
+ * The Proxy-Authorization value for credentials in a proxy URL (percent-decoded as curl does), or
+ * undefined. A value that does not decode is sent as written. Never part of a message.
+ */
+export function proxyAuthorization(proxy: URL): string | undefined {
   if (!proxy.username && !proxy.password) return undefined
-  const user = decodeURIComponent(proxy.username)
-  const password = decodeURIComponent(proxy.password)
-  return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
+  const decode = (value: string): string => {
+    try {
+      return decodeURIComponent(value)
+    } catch {
+      return value
+    }
+  }
+  return `Basic ${Buffer.from(`${decode(proxy.username)}:${decode(proxy.password)}`).toString('base64')}`
 }

@@ -144,7 +144,9 @@ export async function patchChunk(
     headers,
     body,
     expect: [202, 201, 204],
-    what: `upload chunk ${start}-${start + length - 1} of blob ${target.digest}`
+    what: `upload chunk ${start}-${start + length - 1} of blob ${target.digest}`,
+    // Its body may pause while the source resumes a download: wait as for a commit.
+    responseTimeoutMs: client.network.commitTimeoutMs
   })
   await response.body.dump()
   return header(response.headers, 'location')
