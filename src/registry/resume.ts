@@ -19,30 +19,61 @@ export interface ResumeOptions {
  * source that ignores Range (answers 200), or a failure before any byte arrived, ends the stream
  * with the original error: the caller then starts over.
  */
-export async function* resumableBody(first: Response, options: ResumeOptions): AsyncGenerator<Uint8Array> {
-  let body = first.body
-  let offset = 0
-  let resumedAt = -1
-  for (;;) {
-    try {
-      for await (const chunk of body) {
-        offset += (chunk as Uint8Array).length
-        yield chunk as Uint8Array
-      }
-      return
-    } catch (error) {
-      discard(body)
-      const signal = options.client.signal
-      if (signal?.aborted || isAbort(error)) throw error
-      const failure = asSourceError(options, offset, error)
-      // Without progress since the last resume, another resume would only loop.
-      if (!isRetryable(error) || offset === 0 || offset <= resumedAt || offset >= options.size) throw failure
-      const next = await requestRange(options, offset).catch(() => undefined)
-      if (!next) throw failure
-      options.onResume?.(offset, error)
-      resumedAt = offset
-      body = next.body
-    }
+export function resumableBody(first: Response, options: ResumeOptions): AsyncIterableIterator<Uint8Array> {
+  return new ResumableBody(first, options)
+}
+
+// A plain iterator rather than an async generator: every chunk of every blob passes through here,
+// and the common path (no failure) is one call to the body's own iterator (measured: a generator
+// layer cost ~8% CPU on large layers).
+class ResumableBody implements AsyncIterableIterator<Uint8Array> {
+  private body: Response['body']
+  private iterator: AsyncIterator<Uint8Array>
+  private offset = 0
+  private resumedAt = -1
+
+  constructor(
+    first: Response,
+    private readonly options: ResumeOptions
+  ) {
+    this.body = first.body
+    this.iterator = this.body[Symbol.asyncIterator]()
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
+    return this
+  }
+
+  next(): Promise<IteratorResult<Uint8Array>> {
+    return this.iterator.next().then(
+      (result) => {
+        if (!result.done) this.offset += result.value.length
+        return result
+      },
+      (error: unknown) => this.recover(error)
+    )
+  }
+
+  async return(): Promise<IteratorResult<Uint8Array>> {
+    discard(this.body)
+    return { done: true, value: undefined }
+  }
+
+  private async recover(error: unknown): Promise<IteratorResult<Uint8Array>> {
+    const { options, offset } = this
+    discard(this.body)
+    if (options.client.signal?.aborted || isAbort(error)) throw error
+    const failure = asSourceError(options, offset, error)
+    // Without progress since the last resume, another resume would only loop.
+    if (!isRetryable(error) || offset === 0 || offset <= this.resumedAt || offset >= options.size)
+      throw failure
+    const next = await requestRange(options, offset).catch(() => undefined)
+    if (!next) throw failure
+    options.onResume?.(offset, error)
+    this.resumedAt = offset
+    this.body = next.body
+    this.iterator = this.body[Symbol.asyncIterator]()
+    return this.next()
   }
 }
 
