@@ -3,7 +3,13 @@ import { mockClient } from 'aws-sdk-client-mock'
 import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts'
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr'
 import { Agent } from 'undici'
-import { AwsSession, isRetryableAwsError, parseEcrHost, tokenClaims, type AwsOptions } from '../src/aws.js'
+import {
+  AwsSession,
+  isRetryableAwsError,
+  parseEcrHost,
+  tokenClaims,
+  type AwsOptions
+} from '../src/aws/session.js'
 import { silentLogger } from '../src/registry/index.js'
 
 const sts = mockClient(STSClient)

@@ -5,7 +5,8 @@ jest.unstable_mockModule('@actions/core', () => ({
   getInput: (name: string) => process.env[`INPUT_${name.toUpperCase()}`] ?? '',
   setSecret
 }))
-const context = await import('../src/context.js')
+const context = await import('../src/promotion/options.js')
+const action = await import('../src/action/inputs.js')
 
 const D = 'sha256:' + 'c'.repeat(64)
 const base = { source: '127.0.0.1:5000/app:1.4.2', destination: 'docker.io/acme/app' }
@@ -48,7 +49,7 @@ describe('getInputs', () => {
     process.env.INPUT_DESTINATION = base.destination
     process.env['INPUT_IF-EXISTS'] = 'skip'
     try {
-      expect(context.getInputs().ifExists).toBe('skip')
+      expect(action.readInputs().ifExists).toBe('skip')
     } finally {
       delete process.env.INPUT_SOURCE
       delete process.env.INPUT_DESTINATION
@@ -56,26 +57,53 @@ describe('getInputs', () => {
     }
   })
 
-  test('masks passwords before anything else', () => {
-    const inputs = context.getInputs(
-      reader({
-        ...base,
-        'destination-username': 'u',
-        'destination-password': 'p4ss',
-        'source-username': 's',
-        'source-password': 'q'
-      })
-    )
-    expect(setSecret).toHaveBeenCalledWith('p4ss')
-    expect(setSecret).toHaveBeenCalledWith('q')
-    expect(inputs.destinationCredentials).toEqual({ username: 'u', password: 'p4ss' })
+  test('the action masks passwords before anything else', () => {
+    const env = {
+      INPUT_SOURCE: base.source,
+      INPUT_DESTINATION: base.destination,
+      'INPUT_DESTINATION-USERNAME': 'u',
+      'INPUT_DESTINATION-PASSWORD': 'p4ss',
+      'INPUT_SOURCE-USERNAME': 's',
+      'INPUT_SOURCE-PASSWORD': 'q'
+    }
+    Object.assign(process.env, env)
+    try {
+      const inputs = action.readInputs()
+      expect(setSecret).toHaveBeenCalledWith('p4ss')
+      expect(setSecret).toHaveBeenCalledWith('q')
+      expect(inputs.destinationCredentials).toEqual({ username: 'u', password: 'p4ss' })
+    } finally {
+      for (const name of Object.keys(env)) delete process.env[name]
+    }
   })
 
-  test('masks a password even when another input is invalid', () => {
-    expect(() =>
-      context.getInputs(reader({ ...base, source: 'BAD', 'destination-password': 'zz' }))
-    ).toThrow()
-    expect(setSecret).toHaveBeenCalledWith('zz')
+  test('the action masks a password even when another input is invalid', () => {
+    Object.assign(process.env, {
+      INPUT_SOURCE: 'BAD',
+      INPUT_DESTINATION: base.destination,
+      'INPUT_DESTINATION-PASSWORD': 'zz'
+    })
+    try {
+      expect(() => action.readInputs()).toThrow()
+      expect(setSecret).toHaveBeenCalledWith('zz')
+    } finally {
+      for (const name of ['INPUT_SOURCE', 'INPUT_DESTINATION', 'INPUT_DESTINATION-PASSWORD'])
+        delete process.env[name]
+    }
+  })
+
+  test('the same rule reads in the command line front as a flag', () => {
+    const error = (() => {
+      try {
+        context.getInputs(reader({ ...base, 'if-exists': 'sometimes' }))
+      } catch (e) {
+        return e as InstanceType<typeof context.InputError>
+      }
+    })()
+    expect(error?.message).toBe('Input "if-exists" is "sometimes"; allowed: fail, skip, overwrite')
+    expect(error?.labelled((name) => `--${name}`)).toBe(
+      '--if-exists is "sometimes"; allowed: fail, skip, overwrite'
+    )
   })
 
   test.each([
@@ -219,7 +247,7 @@ describe('unknownInputWarnings', () => {
       /"xyzzy" is not an input of this action and is ignored; the inputs are: source, destination/
     ]
   ])('%s gets a warning naming the nearest input', (variable, message) => {
-    const warnings = context.unknownInputWarnings({
+    const warnings = action.unknownInputWarnings({
       [variable]: 'x',
       'INPUT_FLOATING-TAGS': 'latest',
       PATH: '/bin'
@@ -230,6 +258,6 @@ describe('unknownInputWarnings', () => {
 
   test('declared inputs, as the runner names them, give no warning', () => {
     const env = Object.fromEntries(context.INPUT_NAMES.map((n) => [`INPUT_${n.toUpperCase()}`, 'x']))
-    expect(context.unknownInputWarnings(env)).toEqual([])
+    expect(action.unknownInputWarnings(env)).toEqual([])
   })
 })

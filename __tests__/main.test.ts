@@ -1,7 +1,7 @@
 // The action's entry: the safety net that turns "the event loop drained before a result" into a
 // failed step, naming the step it was in (that case once exited 0: a green step that promoted nothing).
 import { afterEach, describe, expect, jest, test } from '@jest/globals'
-import type { PromoteOptions } from '../src/promote.js'
+import type { PromoteOptions } from '../src/promotion/promote.js'
 
 const inputs: Record<string, string> = { source: '127.0.0.1:5000/app:v1', destination: '127.0.0.1:5001/app' }
 const setFailed = jest.fn<(message: string) => void>()
@@ -20,7 +20,7 @@ jest.unstable_mockModule('@actions/core', () => ({
   summary: { addHeading: jest.fn(), write: jest.fn() }
 }))
 let seen: PromoteOptions | undefined
-jest.unstable_mockModule('../src/promote.js', () => ({
+jest.unstable_mockModule('../src/promotion/promote.js', () => ({
   newProgress: () => ({ phase: 'read inputs', copy: {}, written: [] }),
   // A promotion whose promise never settles: what a lost socket callback looked like.
   promote: (_inputs: unknown, options: PromoteOptions) => {
@@ -30,7 +30,7 @@ jest.unstable_mockModule('../src/promote.js', () => ({
   },
   displayReference: () => ''
 }))
-const { run } = await import('../src/main.js')
+const { run } = await import('../src/action/main.js')
 
 afterEach(() => {
   setFailed.mockClear()

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals'
-import { decide, type TagState } from '../src/policy.js'
+import { decide, type TagState } from '../src/promotion/policy.js'
 
 const A = 'sha256:' + 'a'.repeat(64)
 const B = 'sha256:' + 'b'.repeat(64)

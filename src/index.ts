@@ -1,5 +1,5 @@
 import { setFlagsFromString } from 'node:v8'
-import { run } from './main.js'
+import { run } from './action/main.js'
 
 // undici parses HTTP with llhttp compiled to WebAssembly. V8 re-compiles hot wasm functions in
 // background threads, and the process cannot exit until those jobs finish: ~100 ms on every run

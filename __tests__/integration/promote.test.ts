@@ -1,6 +1,6 @@
 // Promotions between real docker-registry processes: plain, htpasswd basic auth and token auth.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
-import { promote, type PromoteResult } from '../../src/promote.js'
+import { promote, type PromoteResult } from '../../src/promotion/promote.js'
 import { USERS, startRegistry } from '../../scripts/lib/registries.mjs'
 import { blobPresent, headDigest, seedImage } from '../../scripts/lib/images.mjs'
 import { startForwarder } from '../../scripts/lib/proxy.mjs'

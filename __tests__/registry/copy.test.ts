@@ -8,7 +8,7 @@ import { startRegistry } from '../../scripts/lib/registries.mjs'
 import { startForwarder } from '../../scripts/lib/proxy.mjs'
 import { startFaultProxy } from '../../scripts/lib/fault-proxy.mjs'
 import { blobPresent, seedImage } from '../../scripts/lib/images.mjs'
-import { promote } from '../../src/promote.js'
+import { promote } from '../../src/promotion/promote.js'
 import { inputsFrom, recordingReporter } from '../support/helpers.js'
 
 type Registry = Awaited<ReturnType<typeof startRegistry>>

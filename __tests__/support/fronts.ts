@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Agent, request } from 'undici'
-import { promote, type PromoteResult } from '../../src/promote.js'
+import { promote, type PromoteResult } from '../../src/promotion/promote.js'
 import { inputsFrom, recordingReporter } from './helpers.js'
 
 export type RunResult = PromoteResult & { log: string[] }

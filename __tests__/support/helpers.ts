@@ -1,7 +1,7 @@
 // Shared test plumbing: inputs from a plain object, a reporter that records what it was told.
 import { expect } from '@jest/globals'
-import { getInputs, type Inputs } from '../../src/context.js'
-import type { Reporter } from '../../src/promote.js'
+import { getInputs, type Inputs } from '../../src/promotion/options.js'
+import type { Reporter } from '../../src/promotion/promote.js'
 
 export function inputsFrom(values: Record<string, string | undefined>): Inputs {
   return getInputs((name) => values[name] ?? '')

@@ -1,10 +1,11 @@
 // The action's entry: read inputs, promote, publish outputs and a summary. The one place that fails the step.
 import * as core from '@actions/core'
 import { setMaxListeners } from 'node:events'
-import { writeSummary } from './action/summary.js'
-import * as context from './context.js'
-import { newProgress, promote, type PromoteResult, type Reporter } from './promote.js'
-import { formatBytes, formatDuration, readNetworkEnvironment, type RateLimit } from './registry/index.js'
+import { writeSummary } from './summary.js'
+import type { Inputs } from '../promotion/options.js'
+import { readInputs, unknownInputWarnings } from './inputs.js'
+import { newProgress, promote, type PromoteResult, type Reporter } from '../promotion/promote.js'
+import { formatBytes, formatDuration, readNetworkEnvironment, type RateLimit } from '../registry/index.js'
 
 /** After a cancel, the process ends within this even if something is still winding down. */
 const CANCEL_GRACE_MS = 3_000
@@ -14,7 +15,7 @@ export async function run(): Promise<void> {
   // Every in-flight request listens on this one signal; dozens at once are expected, not a leak.
   setMaxListeners(0, controller.signal)
   const progress = newProgress()
-  let inputs: context.Inputs | undefined
+  let inputs: Inputs | undefined
   let finished = false
 
   // The safety net: if the event loop drains before the promotion produced a result (a promise that
@@ -54,8 +55,8 @@ export async function run(): Promise<void> {
   let result: PromoteResult | undefined
   let failure: Error | undefined
   try {
-    inputs = context.getInputs()
-    for (const warning of context.unknownInputWarnings()) core.warning(warning)
+    inputs = readInputs()
+    for (const warning of unknownInputWarnings()) core.warning(warning)
     result = await promote(inputs, {
       reporter: createReporter(progress),
       signal: controller.signal,

@@ -2,9 +2,9 @@
 // written. Written for failed runs too. Values are HTML-escaped and code goes in <code>, because the
 // summary's lists and tables are HTML, where Markdown backticks would show as they are.
 import * as core from '@actions/core'
-import type { Inputs } from '../context.js'
-import { parseEcrHost } from '../aws.js'
-import { displayReference, type Progress, type PromoteResult } from '../promote.js'
+import type { Inputs } from '../promotion/options.js'
+import { parseEcrHost } from '../aws/session.js'
+import { displayReference, type Progress, type PromoteResult } from '../promotion/promote.js'
 import { formatBytes, formatDuration, isDockerHub, type CopyStats } from '../registry/index.js'
 
 export interface SummaryInput {

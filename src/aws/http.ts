@@ -8,7 +8,7 @@ import {
   DEFAULT_NETWORK,
   type NetworkOptions,
   type RouteDescriber
-} from './registry/index.js'
+} from '../registry/index.js'
 
 export class UndiciRequestHandler {
   constructor(

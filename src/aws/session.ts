@@ -1,8 +1,8 @@
-// AWS: recognise ECR registries, get AWS credentials (OIDC role assumption or the SDK's default
-// chain), and exchange them for an ECR registry login. The SDK clients load only when an ECR host
+// AWS: get AWS credentials (OIDC role assumption or the SDK's default chain), and exchange them for
+// an ECR registry login. The SDK clients load only when an ECR host
 // is involved, so promotions between other registries do not pay their start-up cost.
 import type { Dispatcher } from 'undici'
-import { UndiciRequestHandler } from './aws-http.js'
+import { UndiciRequestHandler } from './http.js'
 import {
   isRetryable,
   RegistryError,
@@ -10,35 +10,10 @@ import {
   type Credentials,
   type Logger,
   type RetryOptions
-} from './registry/index.js'
+} from '../registry/index.js'
 
-export interface EcrRegistry {
-  accountId: string
-  region: string
-  fips: boolean
-  dualStack: boolean
-}
-
-// ACCOUNT.dkr.ecr[-fips].REGION.SUFFIX for every partition AWS documents: aws (amazonaws.com), China
-// (amazonaws.com.cn), the European Sovereign Cloud (amazonaws.eu) and the isolated ones (c2s.ic.gov,
-// sc2s.sgov.gov, cloud.adc-e.uk, csp.hci.ic.gov); and the dual-stack
-// ACCOUNT.dkr-ecr[-fips].REGION.on.aws / .on.amazonwebservices.com.cn.
-const REGION_PART = '([a-z]{2,4}(?:-[a-z]+)+-\\d+)'
-const ECR_HOST = new RegExp(
-  `^(\\d{12})\\.dkr\\.ecr(-fips)?\\.${REGION_PART}\\.(?:amazonaws\\.com(?:\\.cn)?|amazonaws\\.eu|c2s\\.ic\\.gov|sc2s\\.sgov\\.gov|cloud\\.adc-e\\.uk|csp\\.hci\\.ic\\.gov)$`
-)
-const ECR_DUALSTACK_HOST = new RegExp(
-  `^(\\d{12})\\.dkr-ecr(-fips)?\\.${REGION_PART}\\.(?:on\\.aws|on\\.amazonwebservices\\.com\\.cn)$`
-)
-
-export function parseEcrHost(registry: string): EcrRegistry | undefined {
-  const host = registry.toLowerCase().replace(/:443$/, '')
-  const ipv4 = ECR_HOST.exec(host)
-  if (ipv4) return { accountId: ipv4[1], region: ipv4[3], fips: !!ipv4[2], dualStack: false }
-  const dual = ECR_DUALSTACK_HOST.exec(host)
-  if (dual) return { accountId: dual[1], region: dual[3], fips: !!dual[2], dualStack: true }
-  return undefined
-}
+export { parseEcrHost, type EcrRegistry } from './hosts.js'
+import type { EcrRegistry } from './hosts.js'
 
 export interface AwsOptions {
   roleToAssume?: string

@@ -1,9 +1,9 @@
 // Getting in: credentials for each side (explicit, ECR through AWS, or anonymous), the registry
 // clients, and the proof of write access that comes before any byte is copied.
 import type { Dispatcher } from 'undici'
-import { AwsSession, parseEcrHost } from '../aws.js'
-import type { Inputs } from '../context.js'
-import type { PromoteOptions, Reporter } from '../promote.js'
+import { AwsSession, parseEcrHost } from '../aws/session.js'
+import type { Inputs } from './options.js'
+import type { PromoteOptions, Reporter } from './promote.js'
 import {
   probeUpload,
   pushAccess,

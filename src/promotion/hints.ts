@@ -1,6 +1,6 @@
 // What to fix when a registry refuses us: which inputs, which namespace, which permission.
-import { parseEcrHost } from '../aws.js'
-import type { Inputs } from '../context.js'
+import { parseEcrHost } from '../aws/session.js'
+import type { Inputs } from './options.js'
 import { isDockerHub, RegistryError } from '../registry/index.js'
 
 export type Side = 'source' | 'destination'

@@ -1,7 +1,7 @@
-// Reads and validates the action's inputs. Every error names the input and the rule it broke,
-// and all of it happens before any network call.
-import * as core from '@actions/core'
-import type { AwsOptions } from './aws.js'
+// The one options model for every front (the action's inputs, the command's flags): read through a
+// function, validated here with the same rules and messages. Every error names the option and the
+// rule it broke, and all of it happens before any network call.
+import type { AwsOptions } from '../aws/session.js'
 import {
   formatReference,
   InvalidReferenceError,
@@ -11,7 +11,7 @@ import {
   printable,
   type Credentials,
   type Reference
-} from './registry/index.js'
+} from '../registry/index.js'
 
 export type IfExists = 'fail' | 'skip' | 'overwrite'
 export const IF_EXISTS_VALUES: readonly IfExists[] = ['fail', 'skip', 'overwrite']
@@ -35,17 +35,27 @@ export interface Inputs {
   aws: AwsOptions
 }
 
+/** How a front calls an option in messages: `Input "if-exists"` (the action), `--if-exists` (the CLI). */
+export type OptionLabel = (name: string) => string
+
+export const INPUT_LABEL: OptionLabel = (name) => `Input "${name}"`
+
 export class InputError extends Error {
   override name = 'InputError'
   constructor(
     readonly input: string,
-    rule: string
+    readonly rule: string
   ) {
-    super(`Input "${input}" ${rule}`)
+    super(`${INPUT_LABEL(input)} ${rule}`)
+  }
+
+  /** The same error in another front's words. */
+  labelled(label: OptionLabel): string {
+    return `${label(this.input)} ${this.rule}`
   }
 }
 
-type Read = (name: string) => string
+export type Read = (name: string) => string
 
 /** Every input action.yml declares (a test keeps the two lists equal). */
 export const INPUT_NAMES = [
@@ -67,65 +77,10 @@ export const INPUT_NAMES = [
   'aws-region'
 ] as const
 
-/**
- * Warnings for INPUT_* variables that are none of our inputs: a misspelt `with:` key
- * (`floating_tags`) is otherwise ignored without a word. The runner names an input
- * INPUT_<NAME upper-cased, spaces as _>, so that is what is compared.
- */
-export function unknownInputWarnings(env: NodeJS.ProcessEnv = process.env): string[] {
-  const known = new Map(INPUT_NAMES.map((name) => [envName(name), name]))
-  const warnings: string[] = []
-  for (const variable of Object.keys(env)) {
-    if (!variable.startsWith('INPUT_') || known.has(variable)) continue
-    const given = variable.slice('INPUT_'.length).toLowerCase()
-    const nearest = nearestInput(given)
-    warnings.push(
-      `"${printable(given)}" is not an input of this action and is ignored` +
-        (nearest ? `; did you mean "${nearest}"?` : `; the inputs are: ${INPUT_NAMES.join(', ')}`)
-    )
-  }
-  return warnings
-}
-
-function envName(input: string): string {
-  return `INPUT_${input.replace(/ /g, '_').toUpperCase()}`
-}
-
-function nearestInput(given: string): string | undefined {
-  const normal = given.replace(/[_\s]/g, '-')
-  let best: { name: string; distance: number } | undefined
-  for (const name of INPUT_NAMES) {
-    const distance = editDistance(normal, name)
-    if (!best || distance < best.distance) best = { name, distance }
-  }
-  return best && best.distance <= Math.max(2, Math.floor(best.name.length / 3)) ? best.name : undefined
-}
-
-/** Levenshtein distance, for "did you mean". */
-export function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i)
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i]
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(
-        previous[j] + 1,
-        current[j - 1] + 1,
-        previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1)
-      )
-    }
-    previous = current
-  }
-  return previous[b.length]
-}
-
-const readInput: Read = (name) => core.getInput(name)
-
-export function getInputs(read: Read = readInput, env: NodeJS.ProcessEnv = process.env): Inputs {
-  // Mask secrets first, so that nothing below (even an error message) can print them.
+export function getInputs(read: Read, env: NodeJS.ProcessEnv = process.env): Inputs {
+  // The front has masked the passwords already (the action registers them with the runner first).
   const sourcePassword = read('source-password')
   const destinationPassword = read('destination-password')
-  if (sourcePassword) core.setSecret(sourcePassword)
-  if (destinationPassword) core.setSecret(destinationPassword)
 
   const source = parseImage(read, 'source')
   if (!source.tag && !source.digest) {

@@ -1,5 +1,5 @@
 // What to do about tags that already exist at the destination.
-import type { IfExists } from './context.js'
+import type { IfExists } from './options.js'
 
 export interface TagState {
   tag: string

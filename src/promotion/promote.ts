@@ -2,13 +2,13 @@
 // tags last, and confirm the destination serves the source's digest.
 import { setMaxListeners } from 'node:events'
 import type { Dispatcher } from 'undici'
-import type { Inputs } from './context.js'
+import type { Inputs } from './options.js'
 import { decide, describeConflicts, type Decision, type TagState } from './policy.js'
-import { accessHint, explainTagCheck } from './promotion/hints.js'
-import { listPlatforms, type PlatformEntry } from './promotion/platforms.js'
-import { createClient, logIn, proveWriteAccess } from './promotion/access.js'
-import { displayReference, displayRegistry, PromotionError, wrap } from './promotion/errors.js'
-import { checkTags, confirm, writeTags } from './promotion/tags.js'
+import { accessHint, explainTagCheck } from './hints.js'
+import { listPlatforms, type PlatformEntry } from './platforms.js'
+import { createClient, logIn, proveWriteAccess } from './access.js'
+import { displayReference, displayRegistry, PromotionError, wrap } from './errors.js'
+import { checkTags, confirm, writeTags } from './tags.js'
 import {
   copyContent,
   emptyCopyStats,
@@ -22,7 +22,7 @@ import {
   type Manifest,
   type NetworkOptions,
   type RateLimit
-} from './registry/index.js'
+} from '../registry/index.js'
 
 export { displayReference, displayRegistry, PromotionError }
 

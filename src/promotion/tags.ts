@@ -1,5 +1,5 @@
 // Destination tags: read them all before anything is written, write them last, confirm the result.
-import type { TagState } from '../policy.js'
+import type { TagState } from './policy.js'
 import {
   formatDetails,
   headManifest,
