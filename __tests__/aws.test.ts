@@ -10,6 +10,7 @@ import {
   tokenClaims,
   type AwsOptions
 } from '../src/aws/session.js'
+import { lazySdk } from '../src/aws/sdk.js'
 import { silentLogger } from '../src/registry/index.js'
 
 const sts = mockClient(STSClient)
@@ -62,6 +63,7 @@ function session(overrides: Partial<AwsOptions> = {}, env: NodeJS.ProcessEnv = o
       logger: silentLogger,
       onSecret: (s) => secrets.push(s),
       getIdToken,
+      sdk: lazySdk,
       env,
       retry: { baseDelayMs: 1, maxDelayMs: 2 }
     }

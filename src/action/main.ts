@@ -5,7 +5,9 @@ import { writeSummary } from './summary.js'
 import type { Inputs } from '../promotion/options.js'
 import { readInputs, unknownInputWarnings } from './inputs.js'
 import { newProgress, promote, type PromoteResult, type Reporter } from '../promotion/promote.js'
-import { formatBytes, formatDuration, readNetworkEnvironment, type RateLimit } from '../registry/index.js'
+import { lazySdk } from '../aws/sdk.js'
+import { totals } from '../promotion/report.js'
+import { readNetworkEnvironment } from '../registry/index.js'
 
 /** After a cancel, the process ends within this even if something is still winding down. */
 const CANCEL_GRACE_MS = 3_000
@@ -63,6 +65,7 @@ export async function run(): Promise<void> {
       onSecret: (secret) => core.setSecret(secret),
       getIdToken: (audience) => core.getIDToken(audience),
       network: readNetworkEnvironment(),
+      sdk: lazySdk,
       progress
     })
     publish(result)
@@ -111,37 +114,4 @@ function publish(result: PromoteResult): void {
   core.setOutput('result', result.result)
   core.setOutput('tags', result.tags.join(','))
   core.setOutput('platforms', JSON.stringify(result.platforms))
-}
-
-export function totals(result: PromoteResult): string {
-  const parts = [`${result.dryRun ? 'dry run, ' : ''}result ${result.result}`, `digest ${result.digest}`]
-  const copy = result.copy
-  if (copy) {
-    const b = copy.blobs
-    parts.push(
-      `blobs: ${b.copied.count} copied (${formatBytes(b.copied.bytes)}), ${b.mounted.count} mounted, ` +
-        `${b.present.count} already present (${formatBytes(b.present.bytes)})` +
-        (b['would-copy'].count
-          ? `, ${b['would-copy'].count} would be copied (${formatBytes(b['would-copy'].bytes)})`
-          : '') +
-        (copy.foreign.count ? `, ${copy.foreign.count} foreign layers left at their URLs` : '')
-    )
-    parts.push(
-      `manifests: ${copy.manifests.pushed} pushed, ${copy.manifests.present} present` +
-        (copy.manifests.wouldPush ? `, ${copy.manifests.wouldPush} would be pushed` : '')
-    )
-    if (copy.retries) parts.push(`${copy.retries} retries`)
-  }
-  parts.push(`requests: ${result.requests.source} source, ${result.requests.destination} destination`)
-  for (const [side, limit] of Object.entries(result.rateLimits)) {
-    if (limit?.remaining !== undefined) parts.push(`${side} pull rate limit: ${describeRateLimit(limit)}`)
-  }
-  parts.push(`time ${formatDuration(result.durationMs)}`)
-  parts.push(`peak memory ${formatBytes(process.resourceUsage().maxRSS * 1024)}`)
-  return parts.join('; ')
-}
-
-export function describeRateLimit(limit: RateLimit): string {
-  const window = limit.windowSeconds ? ` per ${Math.round(limit.windowSeconds / 3600)} h` : ''
-  return `${limit.remaining}${limit.limit !== undefined ? ` of ${limit.limit}` : ''} remaining${window}`
 }

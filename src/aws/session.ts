@@ -3,6 +3,7 @@
 // is involved, so promotions between other registries do not pay their start-up cost.
 import type { Dispatcher } from 'undici'
 import { UndiciRequestHandler } from './http.js'
+import type { AwsSdk } from './sdk.js'
 import {
   isRetryable,
   RegistryError,
@@ -28,6 +29,10 @@ export interface AwsDependencies {
   logger: Logger
   onSecret: (secret: string) => void
   getIdToken: (audience: string) => Promise<string>
+  /** How the SDK clients are loaded: lazily for the action, bundled for the CLI (see sdk.ts). */
+  sdk: AwsSdk
+  /** Where getIdToken finds the token: GitHub's OIDC endpoint (checked for first), or elsewhere. */
+  tokenSource?: 'github' | 'other'
   env?: NodeJS.ProcessEnv
   retry?: RetryOptions
 }
@@ -96,7 +101,7 @@ export class AwsSession {
 
   private async fetchEcrLogin(registry: EcrRegistry, host: string): Promise<Credentials> {
     const credentials = await this.awsCredentials(registry.region)
-    const { ECRClient, GetAuthorizationTokenCommand } = await import('@aws-sdk/client-ecr')
+    const { ECRClient, GetAuthorizationTokenCommand } = await this.deps.sdk.ecr()
     const client = new ECRClient({
       region: registry.region,
       credentials,
@@ -140,7 +145,8 @@ export class AwsSession {
 
   private async assumeRole(roleArn: string, region: string): Promise<AwsCredentials> {
     const env = this.deps.env ?? process.env
-    if (!env.ACTIONS_ID_TOKEN_REQUEST_URL || !env.ACTIONS_ID_TOKEN_REQUEST_TOKEN) {
+    const github = (this.deps.tokenSource ?? 'github') === 'github'
+    if (github && (!env.ACTIONS_ID_TOKEN_REQUEST_URL || !env.ACTIONS_ID_TOKEN_REQUEST_TOKEN)) {
       throw new AwsError(
         `assume role ${roleArn}: this job cannot get an OIDC token. Add "permissions: id-token: write" ` +
           `to the job (ACTIONS_ID_TOKEN_REQUEST_URL is not set), or leave role-to-assume empty to use ` +
@@ -157,7 +163,7 @@ export class AwsSession {
     }
     this.deps.onSecret(idToken)
 
-    const { STSClient, AssumeRoleWithWebIdentityCommand } = await import('@aws-sdk/client-sts')
+    const { STSClient, AssumeRoleWithWebIdentityCommand } = await this.deps.sdk.sts()
     const client = new STSClient({ region, requestHandler: this.handler, maxAttempts: 1 })
     try {
       const output = await this.retry(() =>

@@ -42,6 +42,11 @@ export function logIn(
     dispatcher,
     logger: options.reporter,
     onSecret: options.onSecret ?? (() => undefined),
+    tokenSource: options.tokenSource,
+    sdk: options.sdk ?? {
+      ecr: () => Promise.reject(new Error('no AWS SDK loader was given to promote()')),
+      sts: () => Promise.reject(new Error('no AWS SDK loader was given to promote()'))
+    },
     getIdToken:
       options.getIdToken ??
       (() => Promise.reject(new Error('no OIDC token source is configured for this run')))
@@ -76,7 +81,8 @@ export async function proveWriteAccess(
   })
   if (access === 'denied') {
     throw new PromotionError(
-      `destination ${where}: the registry did not grant push access; nothing was written. ${fix}`
+      `destination ${where}: the registry did not grant push access; nothing was written. ${fix}`,
+      { kind: 'access' }
     )
   }
   if (access === 'granted') {
@@ -90,7 +96,7 @@ export async function proveWriteAccess(
     if (error instanceof RegistryError && (error.status === 401 || error.status === 403)) {
       throw new PromotionError(
         `destination ${where}: the registry refused an upload (${error.message}); nothing was written. ${fix}`,
-        { cause: error }
+        { cause: error, kind: 'access' }
       )
     }
     if (error instanceof RegistryError && error.status === 404) {

@@ -2,12 +2,20 @@
 // tags last, and confirm the destination serves the source's digest.
 import { setMaxListeners } from 'node:events'
 import type { Dispatcher } from 'undici'
+import type { AwsSdk } from '../aws/sdk.js'
 import type { Inputs } from './options.js'
 import { decide, describeConflicts, type Decision, type TagState } from './policy.js'
 import { accessHint, explainTagCheck } from './hints.js'
 import { listPlatforms, type PlatformEntry } from './platforms.js'
 import { createClient, logIn, proveWriteAccess } from './access.js'
-import { displayReference, displayRegistry, PromotionError, wrap } from './errors.js'
+import {
+  displayReference,
+  displayRegistry,
+  failureKind,
+  PromotionError,
+  wrap,
+  type FailureKind
+} from './errors.js'
 import { checkTags, confirm, writeTags } from './tags.js'
 import {
   copyContent,
@@ -24,7 +32,7 @@ import {
   type RateLimit
 } from '../registry/index.js'
 
-export { displayReference, displayRegistry, PromotionError }
+export { displayReference, displayRegistry, failureKind, PromotionError, type FailureKind }
 
 export type Result = 'copied' | 'unchanged' | 'skipped'
 export type TagOutcome =
@@ -65,6 +73,10 @@ export interface PromoteOptions {
   onSecret?: (secret: string) => void
   /** The workflow's OIDC token for an audience (core.getIDToken in the action). */
   getIdToken?: (audience: string) => Promise<string>
+  /** How the AWS SDK loads (lazySdk in the action, bundledSdk in the CLI); needed for ECR hosts. */
+  sdk?: AwsSdk
+  /** `other` when getIdToken reads a token given to the job (GitLab id_tokens, a token file). */
+  tokenSource?: 'github' | 'other'
   /** Timeouts and retry budgets (defaults: DEFAULT_NETWORK). */
   network?: Partial<NetworkOptions>
   /** Filled as the promotion goes (the caller reads it when the promotion fails). */
@@ -158,7 +170,8 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
     if (decision.action === 'fail') {
       throw new PromotionError(
         `destination ${repository}: ${describeConflicts(root.digest, decision.conflicts)}; ` +
-          `nothing was written (if-exists: fail). Set if-exists to skip or overwrite, or promote under a new tag`
+          `nothing was written (if-exists: fail). Set if-exists to skip or overwrite, or promote under a new tag`,
+        { kind: 'conflict' }
       )
     }
     if (decision.action === 'skip') {

@@ -3,7 +3,7 @@
 // of our own on every connection.
 import { Agent, Dispatcher } from 'undici'
 import { resolveNetwork, type NetworkOptions } from './network.js'
-import { createTunnelConnector, proxyAuthorization } from './tunnel.js'
+import { createDirectConnector, createTunnelConnector, proxyAuthorization } from './tunnel.js'
 
 export interface ProxyEnvironment {
   httpProxy?: string
@@ -44,7 +44,9 @@ export class ProxyAwareDispatcher extends Dispatcher {
       headersTimeout: this.network.responseTimeoutMs,
       bodyTimeout: this.network.idleTimeoutMs
     }
-    this.direct = { agent: new Agent({ ...timeouts, connect: { timeout: this.network.connectTimeoutMs } }) }
+    this.direct = {
+      agent: new Agent({ ...timeouts, connect: createDirectConnector(this.network.connectTimeoutMs) })
+    }
     const viaProxy = (value: string, variable: string): Route => {
       const proxy = parseProxyUrl(value, variable)
       return {

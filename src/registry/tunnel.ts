@@ -36,6 +36,17 @@ export function createTunnelConnector(options: TunnelOptions): buildConnector.co
   }
 }
 
+/** undici's own connector, with the early-close guard (see replayEarlyClose). */
+export function createDirectConnector(timeoutMs: number): buildConnector.connector {
+  const connect = buildConnector({ timeout: timeoutMs })
+  return (target: ConnectOptions, callback: Callback) =>
+    connect(target, (error, socket) => {
+      if (error || !socket) return callback(error ?? new Error('no socket'), null)
+      replayEarlyClose(socket as Socket)
+      callback(null, socket)
+    })
+}
+
 /** Opens a socket to the proxy and asks it for a tunnel to `authority` (host:port). */
 export function openTunnel(
   options: TunnelOptions,
@@ -99,22 +110,50 @@ export function openTunnel(
       return fail(new ProxyTunnelError('the proxy answered CONNECT with something that is not HTTP', false))
     const code = Number(status[1])
     if (code < 200 || code > 299) return fail(refusal(code, status[2].trim()))
-    settled = true
     clearTimeout(timer)
-    detach()
-    // Held until undici reads: bytes that came with the answer belong to the tunnel, and a flowing
-    // socket would emit them to no one.
-    socket.pause()
-    // undici attaches its own listeners next; an error in between must not crash the process.
-    socket.on('error', () => undefined)
+    socket.removeListener('data', onData)
     const rest = answer.subarray(end + 4)
-    if (rest.length) socket.unshift(rest)
-    done(null, socket)
+    // Hand the socket over only after this turn of the event loop: undici takes it in a promise
+    // continuation, and a proxy that closes right after its answer would close it before undici
+    // listens (the close events run first), leaving a request that never settles.
+    setImmediate(() => {
+      if (settled) return
+      if (socket.destroyed || socket.readableEnded) return closed()
+      settled = true
+      detach()
+      // undici attaches its own listeners next; an error in between must not crash the process.
+      socket.on('error', () => undefined)
+      if (rest.length) {
+        // Bytes that came with the answer belong to the tunnel: hold them until undici reads.
+        socket.pause()
+        socket.unshift(rest)
+      }
+      replayEarlyClose(socket)
+      done(null, socket)
+    })
   }
   socket.on('data', onData)
   socket.on('error', onError)
   socket.on('end', closed)
   socket.on('close', closed)
+}
+
+/**
+ * undici attaches its socket listeners only after its HTTP parser has loaded (asynchronously, the
+ * first time), and does not look at the socket's state then: a tunnel the proxy closed in between
+ * was seen to leave a request that never settles. A close that no one else heard is replayed once
+ * undici listens.
+ */
+export function replayEarlyClose(socket: Socket): void {
+  socket.once('close', (hadError: boolean) => {
+    if (socket.listenerCount('close') > 0) return
+    let tries = 0
+    const replay = (): void => {
+      if (socket.listenerCount('close') > 0) socket.emit('close', hadError)
+      else if (++tries < 1000) setImmediate(replay)
+    }
+    setImmediate(replay)
+  })
 }
 
 /** A failure reaching the proxy itself, in words that say it was the proxy. */

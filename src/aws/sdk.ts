@@ -1,0 +1,12 @@
+// How the AWS SDK clients are loaded. The action loads them lazily (lazySdk: separate chunks, so a
+// promotion that involves no ECR host does not pay for parsing them, ~55 ms measured); the CLI,
+// which must be one file, bundles them (src/cli/sdk.ts).
+export interface AwsSdk {
+  ecr(): Promise<typeof import('@aws-sdk/client-ecr')>
+  sts(): Promise<typeof import('@aws-sdk/client-sts')>
+}
+
+export const lazySdk: AwsSdk = {
+  ecr: () => import('@aws-sdk/client-ecr'),
+  sts: () => import('@aws-sdk/client-sts')
+}

@@ -1,0 +1,9 @@
+// The AWS SDK clients bundled into dist/cli.js (no chunks: the command is one file).
+import * as ecr from '@aws-sdk/client-ecr'
+import * as sts from '@aws-sdk/client-sts'
+import type { AwsSdk } from '../aws/sdk.js'
+
+export const bundledSdk: AwsSdk = {
+  ecr: async () => ecr,
+  sts: async () => sts
+}

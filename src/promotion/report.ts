@@ -1,0 +1,57 @@
+// The promotion's result in words and as data, the same for every front.
+import { formatBytes, formatDuration, type RateLimit } from '../registry/index.js'
+import type { PromoteResult } from './promote.js'
+
+/** The one closing line: result, digest, blobs, manifests, requests, rate limits, time, memory. */
+export function totals(result: PromoteResult): string {
+  const parts = [`${result.dryRun ? 'dry run, ' : ''}result ${result.result}`, `digest ${result.digest}`]
+  const copy = result.copy
+  if (copy) {
+    const b = copy.blobs
+    parts.push(
+      `blobs: ${b.copied.count} copied (${formatBytes(b.copied.bytes)}), ${b.mounted.count} mounted, ` +
+        `${b.present.count} already present (${formatBytes(b.present.bytes)})` +
+        (b['would-copy'].count
+          ? `, ${b['would-copy'].count} would be copied (${formatBytes(b['would-copy'].bytes)})`
+          : '') +
+        (copy.foreign.count ? `, ${copy.foreign.count} foreign layers left at their URLs` : '')
+    )
+    parts.push(
+      `manifests: ${copy.manifests.pushed} pushed, ${copy.manifests.present} present` +
+        (copy.manifests.wouldPush ? `, ${copy.manifests.wouldPush} would be pushed` : '')
+    )
+    if (copy.retries) parts.push(`${copy.retries} retries`)
+  }
+  parts.push(`requests: ${result.requests.source} source, ${result.requests.destination} destination`)
+  for (const [side, limit] of Object.entries(result.rateLimits)) {
+    if (limit?.remaining !== undefined) parts.push(`${side} pull rate limit: ${describeRateLimit(limit)}`)
+  }
+  parts.push(`time ${formatDuration(result.durationMs)}`)
+  parts.push(`peak memory ${formatBytes(process.resourceUsage().maxRSS * 1024)}`)
+  return parts.join('; ')
+}
+
+export function describeRateLimit(limit: RateLimit): string {
+  const window = limit.windowSeconds ? ` per ${Math.round(limit.windowSeconds / 3600)} h` : ''
+  return `${limit.remaining}${limit.limit !== undefined ? ` of ${limit.limit}` : ''} remaining${window}`
+}
+
+/** The result as one JSON-ready object (the CLI's --output json). */
+export function resultRecord(result: PromoteResult): Record<string, unknown> {
+  const b = result.copy?.blobs
+  return {
+    digest: result.digest,
+    image: result.image,
+    result: result.result,
+    dryRun: result.dryRun,
+    tags: result.tags,
+    platforms: result.platforms,
+    tagOutcomes: result.tagOutcomes,
+    copied: { blobs: b?.copied.count ?? 0, bytes: b?.copied.bytes ?? 0 },
+    mounted: { blobs: b?.mounted.count ?? 0, bytes: b?.mounted.bytes ?? 0 },
+    skipped: { blobs: b?.present.count ?? 0, bytes: b?.present.bytes ?? 0 },
+    wouldCopy: { blobs: b?.['would-copy'].count ?? 0, bytes: b?.['would-copy'].bytes ?? 0 },
+    requests: result.requests,
+    durationMs: result.durationMs
+  }
+}
