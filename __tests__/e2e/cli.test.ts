@@ -3,7 +3,15 @@
 // for ECR, the local STS/ECR fakes behind a TLS proxy as in aws-dockerhub.test.ts.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
 import { spawn } from 'node:child_process'
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
@@ -272,6 +280,53 @@ describe('node cli.js, alone in a directory', () => {
     expect(run.stderr).toMatch(/assumed role/)
     expectNoSecrets(run, [], [token])
   })
+
+  test.each(['file', 'github'])(
+    'ECR with a role assumed through a web identity token from a %s',
+    async (from) => {
+      const tokenFile = join(work, 'token')
+      let extraArgs: string[] = []
+      let extraEnv: Record<string, string> = {}
+      if (from === 'file') {
+        const response = await request(
+          `${aws.oidcEnv.ACTIONS_ID_TOKEN_REQUEST_URL}&audience=sts.amazonaws.com`,
+          {
+            headers: { authorization: `Bearer ${aws.oidcEnv.ACTIONS_ID_TOKEN_REQUEST_TOKEN}` }
+          }
+        )
+        writeFileSync(tokenFile, ((await response.body.json()) as { value: string }).value)
+        extraArgs = ['--web-identity-token-file', tokenFile]
+      } else {
+        // Inside GitHub Actions with neither flag: the job's OIDC endpoint, as the action uses it.
+        extraEnv = { ...aws.oidcEnv, GITHUB_ACTIONS: 'true' }
+      }
+      const oidcBefore = aws.state.oidcRequests
+      const run = await cli(
+        [
+          `${ECR_HOST}/app:1.4.2`,
+          `${dest.host}/acme/from-${from}`,
+          ...dstArgs,
+          '--role-to-assume',
+          ROLE,
+          ...extraArgs
+        ],
+        {
+          ...dstEnv,
+          ...aws.endpointEnv,
+          ...extraEnv,
+          AWS_EC2_METADATA_DISABLED: 'true',
+          HTTPS_PROXY: proxy.url,
+          NO_PROXY: '127.0.0.1',
+          NODE_EXTRA_CA_CERTS: caPath
+        }
+      )
+      expect(run.code).toBe(0)
+      expect(run.stderr).toMatch(/assumed role/)
+      expect(aws.state.oidcRequests - oidcBefore).toBe(from === 'github' ? 1 : 0)
+      if (from === 'github') expect(run.stderr).toMatch(/::group::/)
+      expectNoSecrets(run)
+    }
+  )
 
   test('--role-to-assume without a token source outside GitHub Actions is a usage error', async () => {
     const run = await cli([`${ECR_HOST}/app:1.4.2`, 'c/d', '--role-to-assume', ROLE])
