@@ -142,3 +142,18 @@ describe('parseCommandLine', () => {
     expect(VERSION).toBe(pkg.version)
   })
 })
+
+describe('the npm package', () => {
+  test('its bin is the committed single-file CLI, which the package ships', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      bin: Record<string, string>
+      files: string[]
+      private?: boolean
+    }
+    expect(pkg.bin).toEqual({ 'ecr-promote': 'dist/cli.js' })
+    expect(pkg.files).toContain('dist/')
+    expect(pkg.private).toBeUndefined()
+    const cli = readFileSync(new URL('../../dist/cli.js', import.meta.url), 'utf8')
+    expect(cli.startsWith('#!/usr/bin/env node\n')).toBe(true)
+  })
+})
