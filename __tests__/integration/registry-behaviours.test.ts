@@ -110,6 +110,53 @@ describe('a cross-repository mount the token does not allow (GHCR, Harbor: separ
   )
 })
 
+describe('a mount the registry itself refuses (the token cannot tell in advance)', () => {
+  test.each([
+    ['403 DENIED', 403],
+    ['404 BLOB_UNKNOWN', 404],
+    ['a 202 upload session instead of 201', 202]
+  ])(
+    'on %s: falls back to copying the bytes, and asks only once',
+    async (_what, status) => {
+      const image = await seedImage(source, 'src/mount', `v${status}`, { layers: [64 * KiB, 3 * KiB] })
+      // Source and destination on one plain registry: no token, so nothing tells the engine in
+      // advance that the mount will be refused; the front refuses as the named answer does.
+      const refusing = await front(
+        startForwarder(source.url, (req, res) => {
+          if (req.method !== 'POST' || !req.url?.includes('mount=')) return false
+          if (status === 202) {
+            // Distribution's own behaviour when it cannot mount: a normal upload session. Opened
+            // here without the mount parameters, so the registry does exactly that.
+            req.url = req.url.replace(/\?.*$/, '')
+            return false
+          }
+          answerError(
+            req,
+            res,
+            status,
+            status === 403 ? 'DENIED' : 'BLOB_UNKNOWN',
+            'mount refused by test front'
+          )
+          return true
+        })
+      )
+      const repo = fresh('dst')
+      const result = await run({
+        source: `${refusing.host}/src/mount:v${status}`,
+        destination: `${refusing.host}/${repo}`,
+        concurrency: '1'
+      })
+      expect(result.result).toBe('copied')
+      expect(await headDigest(source, repo, `v${status}`)).toBe(image.digest)
+      await expectAllBlobs(source, repo, image)
+      expect(result.log.some((l) => /refused to mount blobs from src\/mount/.test(l))).toBe(true)
+      const mounts = refusing.seen.filter((r) => r.method === 'POST' && r.url.includes('mount='))
+      expect(mounts).toHaveLength(1)
+    },
+    TIMEOUT
+  )
+})
+
 describe('403 for what is absent (Artifactory virtual repositories)', () => {
   // Artifactory answers a HEAD of a manifest or blob it does not hold with 403 and no body.
   const artifactory = (extra: Record<string, unknown> = {}) =>
