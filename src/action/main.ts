@@ -6,7 +6,7 @@ import type { Inputs } from '../promotion/options.js'
 import { readInputs, unknownInputWarnings } from './inputs.js'
 import { newProgress, promote, type PromoteResult, type Reporter } from '../promotion/promote.js'
 import { lazySdk } from '../aws/sdk.js'
-import { totals } from '../promotion/report.js'
+import { referrersOutput, totals } from '../promotion/report.js'
 import { readNetworkEnvironment } from '../registry/index.js'
 
 /** After a cancel, the process ends within this even if something is still winding down. */
@@ -114,4 +114,5 @@ function publish(result: PromoteResult): void {
   core.setOutput('result', result.result)
   core.setOutput('tags', result.tags.join(','))
   core.setOutput('platforms', JSON.stringify(result.platforms))
+  core.setOutput('referrers', JSON.stringify(referrersOutput(result)))
 }

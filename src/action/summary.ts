@@ -85,6 +85,28 @@ export async function writeSummary({ inputs, result, progress, error }: SummaryI
       ])
     ])
   }
+  if (result?.referrers.length) {
+    summary.addHeading('Signatures and referrers', 4)
+    summary.addTable([
+      [
+        { data: 'Artifact type', header: true },
+        { data: 'Digest', header: true },
+        { data: 'Subject', header: true },
+        { data: 'Outcome', header: true }
+      ],
+      ...result.referrers.map((r) => [
+        escape(r.artifactType) + (r.tag ? ` (tag ${code(r.tag)})` : ''),
+        code(r.digest),
+        code(r.subject),
+        escape(r.state === 'present' ? 'already there' : r.state.replace('-', ' '))
+      ])
+    ])
+  } else if (result && result.result !== 'skipped') {
+    summary.addRaw(
+      `<p>${result.referrersChecked ? 'Nothing refers to this image at the source (no signature, SBOM or attestation).' : 'Referrers were not looked for (referrers: false).'}</p>`,
+      true
+    )
+  }
   await summary.write()
 }
 

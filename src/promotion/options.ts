@@ -31,6 +31,8 @@ export interface Inputs {
   sourceCredentials?: Credentials
   destinationCredentials?: Credentials
   dryRun: boolean
+  /** Copy what refers to the image (signatures, SBOMs, attestations) with it. */
+  referrers: boolean
   concurrency: number
   aws: AwsOptions
 }
@@ -69,6 +71,7 @@ export const INPUT_NAMES = [
   'destination-username',
   'destination-password',
   'dry-run',
+  'referrers',
   'concurrency',
   'role-to-assume',
   'audience',
@@ -145,6 +148,7 @@ export function getInputs(read: Read, env: NodeJS.ProcessEnv = process.env): Inp
     sourceCredentials: credentials(read, 'source', sourcePassword),
     destinationCredentials: credentials(read, 'destination', destinationPassword),
     dryRun: parseBoolean(read, 'dry-run', false),
+    referrers: parseBoolean(read, 'referrers', true),
     concurrency: parseInteger(read, 'concurrency', DEFAULT_CONCURRENCY, 1, MAX_CONCURRENCY),
     aws: getAwsOptions(read, env)
   }

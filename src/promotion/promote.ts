@@ -17,6 +17,7 @@ import {
   type FailureKind
 } from './errors.js'
 import { checkTags, confirm, writeTags } from './tags.js'
+import { subjectsOf, TrustCopy, type ReferrerEntry, type TrustResult } from './trust.js'
 import {
   copyContent,
   emptyCopyStats,
@@ -61,6 +62,8 @@ export interface Progress {
   written: string[]
 }
 
+export type { ReferrerEntry }
+
 export function newProgress(): Progress {
   return { phase: 'read inputs', copy: emptyCopyStats(), written: [] }
 }
@@ -97,6 +100,10 @@ export interface PromoteResult {
   tagOutcomes: { tag: string; floating: boolean; before?: string; outcome: TagOutcome }[]
   platforms: string[]
   platformEntries: PlatformEntry[]
+  /** What refers to the image (signatures, SBOMs, attestations) and what this run did with each. */
+  referrers: ReferrerEntry[]
+  /** Whether referrers were looked for (the `referrers` input). */
+  referrersChecked: boolean
   copy?: CopyStats
   requests: { source: number; destination: number }
   /** Pull rate limits the registries announced (Docker Hub does). */
@@ -143,7 +150,8 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
       result: Result,
       tags: string[],
       outcomes: PromoteResult['tagOutcomes'],
-      copy?: CopyStats
+      copy?: CopyStats,
+      trust?: TrustResult
     ): Promise<PromoteResult> => {
       const platformEntries = await listing
       if (copy) for (const entry of platformEntries) entry.size ??= copy.imageSizes[entry.digest]
@@ -157,6 +165,8 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
         dryRun: inputs.dryRun,
         platforms: [...new Set(platformEntries.map((e) => e.platform))],
         platformEntries,
+        referrers: trust?.entries ?? [],
+        referrersChecked: inputs.referrers,
         result,
         tags,
         tagOutcomes: outcomes,
@@ -180,16 +190,45 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
       )
       return finish('skipped', decision.alreadyThere, outcomesFor(root.digest, states, decision, 'skip'))
     }
+    // What refers to the image is looked for now, beside the copy; it lands before any user tag.
+    const trust = inputs.referrers
+      ? new TrustCopy({
+          src,
+          dst,
+          inputs,
+          root,
+          subjects: subjectsOf(root),
+          stats: progress.copy,
+          log: reporter
+        })
+      : undefined
+
     if (decision.action === 'unchanged') {
-      reporter.info(`unchanged: every tag already points at ${root.digest}; nothing to do`)
+      const carried = trust && (await carryTrust(trust, dst, inputs, reporter, progress, true))
+      if (!carried?.changed) {
+        reporter.info(`unchanged: every tag already points at ${root.digest}; nothing to do`)
+        return finish(
+          'unchanged',
+          decision.alreadyThere,
+          outcomesFor(root.digest, states, decision, 'unchanged'),
+          undefined,
+          carried
+        )
+      }
+      const verb = inputs.dryRun ? 'would copy' : 'copied'
+      reporter.info(`every tag already points at ${root.digest}; ${verb} what refers to it; tags untouched`)
       return finish(
-        'unchanged',
+        'copied',
         decision.alreadyThere,
-        outcomesFor(root.digest, states, decision, 'unchanged')
+        outcomesFor(root.digest, states, decision, 'unchanged'),
+        progress.copy,
+        carried
       )
     }
 
-    const copy = await copyAfterProof(src, dst, inputs, root, decision, reporter, progress)
+    const copy = await copyAfterProof(src, dst, inputs, root, decision, reporter, progress, trust)
+    const carried =
+      trust && (await carryTrust(trust, dst, inputs, reporter, progress, decision.alreadyThere.length > 0))
 
     if (inputs.dryRun) {
       reporter.info(`dry run: would write tags ${decision.write.join(', ')}; nothing was written`)
@@ -197,7 +236,8 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
         'copied',
         decision.alreadyThere,
         outcomesFor(root.digest, states, decision, 'dry-run'),
-        copy
+        copy,
+        carried
       )
     }
 
@@ -216,7 +256,7 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
     await confirm(dst, destRepo, decision.write[0], root.digest, destScopes)
     reporter.info(`confirmed: ${destRepo}:${decision.write[0]} serves ${root.digest}`)
     const tags = states.map((s) => s.tag)
-    return finish('copied', tags, outcomesFor(root.digest, states, decision, 'copy'), copy)
+    return finish('copied', tags, outcomesFor(root.digest, states, decision, 'copy'), copy, carried)
   } catch (error) {
     // On success everything started has been awaited; on failure, work started alongside the step
     // that failed must not go on.
@@ -296,7 +336,8 @@ async function copyAfterProof(
   root: Manifest,
   decision: Decision,
   reporter: Reporter,
-  progress: Progress
+  progress: Progress,
+  trust?: TrustCopy
 ): Promise<CopyStats> {
   const destRepo = inputs.destination.repository
   progress.phase = inputs.dryRun ? 'check content (dry run)' : 'prove write access and copy content'
@@ -315,7 +356,13 @@ async function copyAfterProof(
     })
   )
   copying.catch(() => undefined)
-  await gate
+  // The attachments' content moves beside the image's; their manifests wait for the image.
+  trust?.start(gate)
+  copying.catch((error: unknown) => trust?.abandon(error))
+  await gate.catch((error: unknown) => {
+    trust?.abandon(error)
+    throw error
+  })
   if (!inputs.dryRun) progress.phase = 'copy content'
   return copying.catch((error: unknown) => {
     throw wrap(
@@ -324,6 +371,38 @@ async function copyAfterProof(
       'no tag was written'
     )
   })
+}
+
+/**
+ * Lands what refers to the image, after the image and before any user tag. On the unchanged path
+ * (the tags hold the image already) write access is proven first, as for a copy.
+ */
+async function carryTrust(
+  trust: TrustCopy,
+  dst: RegistryClient,
+  inputs: Inputs,
+  reporter: Reporter,
+  progress: Progress,
+  rootPresent: boolean
+): Promise<TrustResult> {
+  progress.phase = inputs.dryRun ? 'check referrers (dry run)' : 'copy referrers'
+  const where = `${displayRegistry(inputs.destination.registry)}/${inputs.destination.repository}`
+  return reporter.group(
+    inputs.dryRun ? 'Check referrers (dry run)' : 'Copy signatures and referrers',
+    async () => {
+      const { plan } = await trust.planned.catch((error: unknown) => {
+        throw wrap(`find what refers to ${progress.digest ?? 'the image'}`, error, 'no tag was written')
+      })
+      if (plan.changes && !inputs.dryRun && !trust.started) {
+        const gate = proveWriteAccess(dst, inputs, reporter)
+        trust.start(gate)
+        await gate
+      }
+      return trust.release(rootPresent).catch((error: unknown) => {
+        throw wrap(`copy what refers to the image to ${where}`, error, 'no tag was written')
+      })
+    }
+  )
 }
 
 function outcomesFor(

@@ -22,6 +22,11 @@ export function totals(result: PromoteResult): string {
     )
     if (copy.retries) parts.push(`${copy.retries} retries`)
   }
+  if (result.referrers.length) {
+    const count = (state: string) => result.referrers.filter((r) => r.state === state).length
+    const moved = result.dryRun ? `${count('would-copy')} would be copied` : `${count('copied')} copied`
+    parts.push(`referrers: ${moved}, ${count('present')} already there`)
+  }
   parts.push(`requests: ${result.requests.source} source, ${result.requests.destination} destination`)
   for (const [side, limit] of Object.entries(result.rateLimits)) {
     if (limit?.remaining !== undefined) parts.push(`${side} pull rate limit: ${describeRateLimit(limit)}`)
@@ -46,6 +51,7 @@ export function resultRecord(result: PromoteResult): Record<string, unknown> {
     dryRun: result.dryRun,
     tags: result.tags,
     platforms: result.platforms,
+    referrers: referrersOutput(result),
     tagOutcomes: result.tagOutcomes,
     copied: { blobs: b?.copied.count ?? 0, bytes: b?.copied.bytes ?? 0 },
     mounted: { blobs: b?.mounted.count ?? 0, bytes: b?.mounted.bytes ?? 0 },
@@ -54,4 +60,22 @@ export function resultRecord(result: PromoteResult): Record<string, unknown> {
     requests: result.requests,
     durationMs: result.durationMs
   }
+}
+
+/**
+ * What refers to the image at the destination after the run (the `referrers` output): in a dry run,
+ * only what is there already.
+ */
+export function referrersOutput(
+  result: PromoteResult
+): { digest: string; artifactType: string; subject: string; kind: string; tag?: string }[] {
+  return result.referrers
+    .filter((r) => r.state !== 'would-copy')
+    .map(({ digest, artifactType, subject, kind, tag }) => ({
+      digest,
+      artifactType,
+      subject,
+      kind,
+      ...(tag ? { tag } : {})
+    }))
 }

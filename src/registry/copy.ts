@@ -19,6 +19,9 @@ import { isDockerHub } from './reference.js'
 import { repositoryScope } from './transport.js'
 import { putManifest } from './write.js'
 
+/** BuildKit's annotation on an attestation manifest: the platform manifest it describes. */
+const ATTESTATION_OF = 'vnd.docker.reference.digest'
+
 export { parseDocument } from './document.js'
 export * from './copy-types.js'
 
@@ -31,7 +34,7 @@ export async function copyContent(options: CopyOptions): Promise<CopyStats> {
   return engine.run()
 }
 
-class CopyEngine {
+export class CopyEngine {
   private readonly limit: Limiter
   private readonly blobs = new Map<string, Promise<BlobOutcome>>()
   private readonly manifests = new Map<string, Promise<void>>()
@@ -79,9 +82,21 @@ class CopyEngine {
   }
 
   /** Everything a manifest refers to: blobs for an image, child manifests for an index. */
-  private async ensureChildren(digest: string, document: IndexDocument | ManifestDocument): Promise<void> {
+  async ensureChildren(digest: string, document: IndexDocument | ManifestDocument): Promise<void> {
     if ('manifests' in document) {
-      await Promise.all(document.manifests.map((child) => this.ensureManifest(child)))
+      // A BuildKit attestation manifest names the platform manifest it describes: it is pushed after
+      // that one (a registry may refuse a manifest whose subject it does not hold yet).
+      const siblings = new Set(document.manifests.map((m) => m.digest))
+      const described = (child: Descriptor): string | undefined => {
+        const target = child.annotations?.[ATTESTATION_OF]
+        return target && target !== child.digest && siblings.has(target) ? target : undefined
+      }
+      const first = document.manifests.filter((child) => !described(child))
+      const firstDone = new Map(first.map((child) => [child.digest, this.ensureManifest(child)]))
+      const later = document.manifests
+        .filter((child) => described(child))
+        .map((child) => this.ensureManifest(child, firstDone.get(described(child) as string)))
+      await Promise.all([...firstDone.values(), ...later])
       return
     }
     const all = [document.config, ...document.layers]
@@ -102,16 +117,16 @@ class CopyEngine {
     await Promise.all(blobs.map((blob) => this.ensureBlob(blob)))
   }
 
-  private ensureManifest(descriptor: Descriptor): Promise<void> {
+  private ensureManifest(descriptor: Descriptor, after?: Promise<unknown>): Promise<void> {
     let pending = this.manifests.get(descriptor.digest)
     if (!pending) {
-      pending = this.copyManifest(descriptor)
+      pending = this.copyManifest(descriptor, after)
       this.manifests.set(descriptor.digest, pending)
     }
     return pending
   }
 
-  private async copyManifest(descriptor: Descriptor): Promise<void> {
+  private async copyManifest(descriptor: Descriptor, after?: Promise<unknown>): Promise<void> {
     const { source } = this.options
     // A media type we do not know is copied as it is, by digest: the image spec asks clients to
     // tolerate them, and walking what we cannot read would only fail.
@@ -151,12 +166,46 @@ class CopyEngine {
       this.stats.manifests.wouldPush++
       return
     }
+    await after
     const exact = walk ? manifest : { bytes: manifest.bytes, mediaType: descriptor.mediaType }
     await this.limit(() => putManifest(this.dest.client, this.dest.repository, descriptor.digest, exact))
     this.stats.manifests.pushed++
   }
 
-  private ensureBlob(descriptor: Descriptor): Promise<BlobOutcome> {
+  /**
+   * Places a manifest already fetched (a referrer, a signature) at the destination by digest: its
+   * content first, then, once `after` has resolved (its subject is there), its exact bytes. Returns
+   * the PUT's response headers (OCI-Subject), or undefined in a dry run.
+   */
+  async placeManifest(
+    manifest: Manifest,
+    after?: Promise<unknown>
+  ): Promise<Record<string, string | string[] | undefined> | undefined> {
+    await this.ensureContent(manifest)
+    if (this.options.dryRun) {
+      this.stats.manifests.wouldPush++
+      return undefined
+    }
+    await after
+    let headers: Record<string, string | string[] | undefined> = {}
+    await this.limit(() =>
+      putManifest(this.dest.client, this.dest.repository, manifest.digest, manifest, (h) => (headers = h))
+    )
+    this.stats.manifests.pushed++
+    return headers
+  }
+
+  /** The content of a manifest already fetched (its blobs, or its children for an index). */
+  async ensureContent(manifest: Manifest): Promise<void> {
+    if (isWalkable(manifest.mediaType)) await this.ensureChildren(manifest.digest, parseDocument(manifest))
+  }
+
+  get dryRun(): boolean {
+    return this.options.dryRun ?? false
+  }
+
+  /** A blob by descriptor, transferred once however many manifests share it. */
+  ensureBlob(descriptor: Descriptor): Promise<BlobOutcome> {
     let pending = this.blobs.get(descriptor.digest)
     if (!pending) {
       pending = this.limit(() => this.copyBlob(descriptor))

@@ -66,9 +66,10 @@ export async function getManifest(
   repository: string,
   reference: string,
   scopes = [repositoryScope(repository, 'pull')],
-  accept = MANIFEST_ACCEPT
+  accept = MANIFEST_ACCEPT,
+  onHeaders?: (headers: Response['headers']) => void
 ): Promise<Manifest | undefined> {
-  const result = await fetchManifest(client, repository, reference, scopes, accept)
+  const result = await fetchManifest(client, repository, reference, scopes, accept, onHeaders)
   if ('missing' in result) {
     if (result.missing.some((d) => d.code === 'NAME_UNKNOWN')) {
       throw new RegistryError(
@@ -143,7 +144,8 @@ async function fetchManifest(
   repository: string,
   reference: string,
   scopes: string[],
-  accept: string
+  accept: string,
+  onHeaders?: (headers: Response['headers']) => void
 ): Promise<FetchResult> {
   const what = `GET manifest ${repository}${reference.includes(':') ? '@' : ':'}${reference}`
   const response = await client.request({
@@ -158,6 +160,7 @@ async function fetchManifest(
   if (response.status === 404) {
     return { missing: parseErrorBody(await response.body.text().catch(() => '')), what }
   }
+  onHeaders?.(response.headers)
   const declared = Number(header(response.headers, 'content-length') ?? 0)
   if (declared > MAX_MANIFEST_BYTES) {
     discard(response.body)

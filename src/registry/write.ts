@@ -197,7 +197,9 @@ export async function putManifest(
   client: RegistryClient,
   repository: string,
   reference: string,
-  manifest: { bytes: Buffer; mediaType: string }
+  manifest: { bytes: Buffer; mediaType: string },
+  onHeaders?: (headers: Record<string, string | string[] | undefined>) => void,
+  extraHeaders: Record<string, string> = {}
 ): Promise<string | undefined> {
   const what = `PUT manifest ${repository}${reference.includes(':') ? '@' : ':'}${reference}`
   return withRetry(
@@ -206,12 +208,17 @@ export async function putManifest(
         method: 'PUT',
         url: `/v2/${repository}/manifests/${reference}`,
         scopes: [repositoryScope(repository, 'pull,push')],
-        headers: { 'content-type': manifest.mediaType, 'content-length': String(manifest.bytes.length) },
+        headers: {
+          'content-type': manifest.mediaType,
+          'content-length': String(manifest.bytes.length),
+          ...extraHeaders
+        },
         body: manifest.bytes,
         expect: [201, 200, 202, 204],
         what
       })
       await response.body.dump()
+      onHeaders?.(response.headers)
       return header(response.headers, 'docker-content-digest')
     },
     { attempts: 4, baseDelayMs: 250, signal: client.signal, retryable: isContentRace }

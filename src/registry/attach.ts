@@ -1,0 +1,255 @@
+// Attachments at the destination: what is there already (plan), and making the rest present (write)
+// in the order every registry accepts: content, referrer manifests by digest after their subjects,
+// the referrers index where the registry keeps none itself, then the digest tags.
+import type { Attachment } from './attachments.js'
+import type { CopyEngine } from './copy.js'
+import type { Endpoint } from './copy-types.js'
+import { RegistryError } from './errors.js'
+import { getManifest, headManifest, type Manifest } from './fetch.js'
+import { createLimiter } from './limit.js'
+import type { Descriptor } from './media-types.js'
+import { listReferrers, type ReferrerListing } from './referrers.js'
+import { mergeFallbackIndex, unionDigestTag } from './referrers-index.js'
+import { repositoryScope } from './transport.js'
+import { putManifest } from './write.js'
+
+export type AttachmentState = 'present' | 'copied' | 'would-copy'
+
+export interface PlannedAttachment {
+  attachment: Attachment
+  /** The destination holds the manifest by digest. */
+  manifestPresent: boolean
+  /** Digest tags: absent (`write`), holding other signatures (`merge`), or covering ours (`none`). */
+  tagAction?: 'write' | 'merge' | 'none'
+  /** The destination's manifest under the digest tag, when there is one. */
+  destinationTag?: Manifest
+  state: AttachmentState
+}
+
+export interface AttachmentPlan {
+  items: PlannedAttachment[]
+  /** Per subject: how the destination lists its referrers, and which of ours it lacks. */
+  subjects: { subject: string; listing: ReferrerListing; missing: PlannedAttachment[] }[]
+  /** Whether anything must be written. */
+  changes: boolean
+}
+
+export interface TagUpdate {
+  tag: string
+  action: 'written' | 'merged' | 'would-write' | 'would-merge'
+  digest: string
+}
+
+/** Reads what the destination has of each attachment (all at once); writes nothing. */
+export async function planAttachments(
+  destination: Endpoint,
+  attachments: Attachment[],
+  concurrency: number
+): Promise<AttachmentPlan> {
+  const { client, repository } = destination
+  const limit = createLimiter(concurrency)
+  const scopes = [repositoryScope(repository, 'pull,push')]
+  const items = await Promise.all(
+    attachments.map(async (attachment): Promise<PlannedAttachment> => {
+      if (attachment.kind === 'referrer') {
+        const head = await limit(() => headManifest(client, repository, attachment.manifest.digest, scopes))
+        return { attachment, manifestPresent: head !== undefined, state: 'present' }
+      }
+      const current = await limit(() => getManifest(client, repository, attachment.tag as string, scopes))
+      const tagAction = !current
+        ? 'write'
+        : current.digest === attachment.manifest.digest || covers(current, attachment.manifest)
+          ? 'none'
+          : 'merge'
+      return {
+        attachment,
+        manifestPresent: tagAction === 'none',
+        tagAction,
+        destinationTag: current,
+        state: 'present'
+      }
+    })
+  )
+  const referrers = items.filter((i) => i.attachment.kind === 'referrer')
+  const subjectDigests = [...new Set(referrers.map((i) => i.attachment.subject))]
+  const subjects = await Promise.all(
+    subjectDigests.map(async (subject) => {
+      const listing = await limit(() => listReferrers(client, repository, subject, scopes))
+      const listed = new Set(listing.descriptors.map((d) => d.digest))
+      const missing = referrers.filter(
+        (i) =>
+          i.attachment.subject === subject && !(i.manifestPresent && listed.has(i.attachment.manifest.digest))
+      )
+      return { subject, listing, missing }
+    })
+  )
+  const lacking = new Set(subjects.flatMap((s) => s.missing))
+  for (const item of items) {
+    if (lacking.has(item) || !item.manifestPresent || (item.tagAction && item.tagAction !== 'none')) {
+      item.state = 'would-copy'
+    }
+  }
+  return { items, subjects, changes: items.some((i) => i.state !== 'present') }
+}
+
+/**
+ * Makes the plan's missing attachments present. Content starts at once; a manifest is pushed only
+ * after `subjectsReady` (the image and its root by digest) and after its own subject, if that is an
+ * attachment too. Returns the digest tags written.
+ */
+export async function writeAttachments(
+  engine: CopyEngine,
+  destination: Endpoint,
+  plan: AttachmentPlan,
+  subjectsReady: Promise<unknown>
+): Promise<TagUpdate[]> {
+  type Headers = Record<string, string | string[] | undefined> | undefined
+  const placed = new Map<string, Promise<Headers>>()
+  const byDigest = new Map(plan.items.map((i) => [i.attachment.manifest.digest, i]))
+  const lacking = new Set(plan.subjects.flatMap((s) => s.missing))
+  const place = (item: PlannedAttachment): Promise<Headers> => {
+    const digest = item.attachment.manifest.digest
+    let pending = placed.get(digest)
+    if (!pending) {
+      const parent = byDigest.get(item.attachment.subject)
+      const after: Promise<unknown> =
+        parent && parent !== item ? Promise.all([subjectsReady, place(parent)]) : subjectsReady
+      // A referrer the destination holds but does not list is pushed again: that is what indexes it.
+      const { attachment } = item
+      pending =
+        item.manifestPresent && !lacking.has(item)
+          ? after.then(() => undefined)
+          : engine.placeManifest(attachment.manifest, after).catch((error: unknown) => {
+              throw new RegistryError(
+                `copy ${attachment.kind === 'digest-tag' ? `the manifest of tag ${attachment.tag}` : 'referrer'} ` +
+                  `${attachment.manifest.digest} (${attachment.artifactType}) of ${attachment.subject}: ` +
+                  (error instanceof Error ? error.message : String(error)),
+                { retryable: false, cause: error }
+              )
+            })
+      placed.set(digest, pending)
+    }
+    return pending
+  }
+  const referrers = plan.items.filter((i) => i.attachment.kind === 'referrer' && i.state !== 'present')
+  const tagged = plan.items.filter((i) => i.tagAction && i.tagAction !== 'none')
+  // Digest tags' content (signatures' payloads) moves beside everything else.
+  const content = tagged.map((i) => engine.ensureContent(i.attachment.manifest))
+  const pushes = referrers.map((i) => place(i).then((headers) => ({ item: i, headers })))
+  const results = await Promise.all(pushes)
+  if (engine.dryRun) {
+    await Promise.all(content)
+    return tagged.map((i) => ({
+      tag: i.attachment.tag as string,
+      action: i.tagAction === 'merge' ? 'would-merge' : 'would-write',
+      digest: i.attachment.manifest.digest
+    }))
+  }
+  await Promise.all(
+    plan.subjects.filter((s) => s.missing.length).map((s) => indexSubject(destination, s, results))
+  )
+  await Promise.all(content)
+  await subjectsReady
+  const updates: TagUpdate[] = []
+  await Promise.all(
+    tagged.map(async (item) => {
+      updates.push(await writeDigestTag(engine, destination, item))
+    })
+  )
+  return updates
+}
+
+/**
+ * A registry with the referrers API indexes a manifest with `subject` itself; it says so with
+ * OCI-Subject, confirmed by asking it. Anywhere else the fallback tag is read, merged and written.
+ */
+async function indexSubject(
+  destination: Endpoint,
+  entry: AttachmentPlan['subjects'][number],
+  results: { item: PlannedAttachment; headers?: Record<string, string | string[] | undefined> }[]
+): Promise<void> {
+  const { client, repository } = destination
+  const scopes = [repositoryScope(repository, 'pull,push')]
+  const ours = entry.missing.map((i) => i.attachment.manifest.digest)
+  const announced = results
+    .filter((r) => entry.missing.includes(r.item))
+    .every((r) => r.headers?.['oci-subject'] === entry.subject)
+  if (entry.listing.via === 'api' && announced) return
+  if (announced || entry.listing.via === 'api') {
+    const now = await listReferrers(client, repository, entry.subject, scopes)
+    const listed = new Set(now.descriptors.map((d) => d.digest))
+    if (now.via === 'api' && ours.every((d) => listed.has(d))) return
+  }
+  await mergeFallbackIndex(
+    client,
+    repository,
+    entry.subject,
+    entry.missing.map((i) => descriptorOf(i.attachment))
+  )
+}
+
+function descriptorOf(attachment: Attachment): Descriptor {
+  const { manifest } = attachment
+  return {
+    mediaType: manifest.mediaType,
+    digest: manifest.digest,
+    size: manifest.bytes.length,
+    artifactType: attachment.artifactType,
+    ...(attachment.annotations ? { annotations: attachment.annotations } : {})
+  }
+}
+
+async function writeDigestTag(
+  engine: CopyEngine,
+  destination: Endpoint,
+  item: PlannedAttachment
+): Promise<TagUpdate> {
+  const tag = item.attachment.tag as string
+  const manifest =
+    item.tagAction === 'merge' && item.destinationTag
+      ? unionDigestTag(item.destinationTag, item.attachment.manifest)
+      : item.attachment.manifest
+  const merged = item.tagAction === 'merge'
+  if (engine.dryRun) return { tag, action: merged ? 'would-merge' : 'would-write', digest: manifest.digest }
+  try {
+    await putManifest(destination.client, destination.repository, tag, manifest)
+  } catch (error) {
+    if (
+      error instanceof RegistryError &&
+      error.status !== undefined &&
+      error.status >= 400 &&
+      error.status < 500
+    ) {
+      const now = await headManifest(destination.client, destination.repository, tag).catch(() => undefined)
+      if (now?.digest === manifest.digest)
+        return { tag, action: merged ? 'merged' : 'written', digest: manifest.digest }
+      throw new RegistryError(
+        `the destination refused to ${merged ? 'update' : 'write'} tag ${tag} (${item.attachment.artifactType} of ` +
+          `${item.attachment.subject}): ${error.message}. ` +
+          (now
+            ? "The tag exists and this repository's tags look immutable; signatures are added by rewriting this tag, " +
+              'so exclude sha256-* tags from tag immutability (ECR: IMMUTABLE_WITH_EXCLUSION; Docker Hub: specific tags), ' +
+              'or set referrers: false'
+            : 'Check that these credentials may push tags to this repository'),
+        { status: error.status, details: error.details, retryable: false, cause: error }
+      )
+    }
+    throw error
+  }
+  return { tag, action: merged ? 'merged' : 'written', digest: manifest.digest }
+}
+
+/** Whether a digest tag's manifest at the destination already carries every layer of ours. */
+function covers(current: Manifest, ours: Manifest): boolean {
+  const layers = (m: Manifest): string[] => {
+    try {
+      const doc = JSON.parse(m.bytes.toString('utf8')) as { layers?: { digest?: string }[] }
+      return (doc.layers ?? []).map((l) => String(l.digest))
+    } catch {
+      return []
+    }
+  }
+  const have = new Set(layers(current))
+  const want = layers(ours)
+  return want.length > 0 && want.every((d) => have.has(d))
+}

@@ -1,0 +1,103 @@
+// Writing what a registry without the referrers API cannot keep itself: the fallback index under
+// `sha256-<hex>` (read, merged, written back; never replaced) and cosign's digest tags (a union of the
+// signatures already there and ours, as cosign writes when an image is signed again).
+import { header } from './auth.js'
+import { digestOf } from './digest.js'
+import { RegistryError } from './errors.js'
+import { getManifest, type Manifest } from './fetch.js'
+import { OCI_INDEX, type Descriptor } from './media-types.js'
+import { fallbackTag } from './referrers.js'
+import { repositoryScope, type RegistryClient } from './transport.js'
+import { putManifest } from './write.js'
+
+const ATTEMPTS = 4
+
+/**
+ * Adds `entries` to the fallback index of `subject`: every entry already there is kept (other tools
+ * attach their own), ours are appended once. Where the registry honours If-Match, a concurrent writer
+ * makes the PUT fail with 412 and the merge starts again from what it wrote. Returns whether it wrote.
+ */
+export async function mergeFallbackIndex(
+  client: RegistryClient,
+  repository: string,
+  subject: string,
+  entries: Descriptor[]
+): Promise<boolean> {
+  const tag = fallbackTag(subject)
+  const scopes = [repositoryScope(repository, 'pull,push')]
+  for (let attempt = 1; ; attempt++) {
+    let etag: string | undefined
+    const current = await getManifest(client, repository, tag, scopes, OCI_INDEX, (h) => {
+      etag = header(h, 'etag')
+    }).catch((error: unknown) => {
+      if (error instanceof RegistryError && error.status === 404) return undefined
+      throw error
+    })
+    const merged = mergeIndex(current, subject, entries)
+    if (!merged) return false
+    try {
+      await putManifest(
+        client,
+        repository,
+        tag,
+        merged,
+        undefined,
+        etag && current ? { 'if-match': etag } : {}
+      )
+      return true
+    } catch (error) {
+      if (!(error instanceof RegistryError) || error.status !== 412 || attempt >= ATTEMPTS) {
+        throw new RegistryError(`update the referrers index ${tag} of ${subject}: ${describe(error)}`, {
+          retryable: false,
+          status: error instanceof RegistryError ? error.status : undefined,
+          cause: error
+        })
+      }
+    }
+  }
+}
+
+/** The index with our entries added; undefined when it lists them all already. */
+export function mergeIndex(
+  current: Manifest | undefined,
+  subject: string,
+  entries: Descriptor[]
+): Manifest | undefined {
+  let document: Record<string, unknown> = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] }
+  // Anything but an index there (an image `cosign copy` pushed, GitLab's resolution of the tag to the
+  // subject itself) is not a referrers index: it is replaced, and stays reachable by its digest.
+  if (current && current.mediaType === OCI_INDEX && current.digest !== subject) {
+    try {
+      const parsed = JSON.parse(current.bytes.toString('utf8')) as Record<string, unknown>
+      if (parsed && Array.isArray(parsed.manifests)) document = parsed
+    } catch {
+      // Unreadable: replaced like any other non-index.
+    }
+  }
+  const manifests = document.manifests as Descriptor[]
+  const listed = new Set(manifests.map((d) => d?.digest))
+  const added = entries.filter((d) => !listed.has(d.digest))
+  if (!added.length) return undefined
+  const bytes = Buffer.from(JSON.stringify({ ...document, manifests: [...manifests, ...added] }))
+  return { mediaType: OCI_INDEX, bytes, digest: digestOf(bytes) }
+}
+
+/**
+ * The destination's digest-tag manifest with our layers it lacks appended (by layer digest). Its own
+ * config stays: verifiers read the layers and their annotations, not the config.
+ */
+export function unionDigestTag(current: Manifest, ours: Manifest): Manifest {
+  const theirs = JSON.parse(current.bytes.toString('utf8')) as { layers?: Descriptor[] } & Record<
+    string,
+    unknown
+  >
+  const mine = JSON.parse(ours.bytes.toString('utf8')) as { layers?: Descriptor[] }
+  const have = new Set((theirs.layers ?? []).map((l) => l.digest))
+  const layers = [...(theirs.layers ?? []), ...(mine.layers ?? []).filter((l) => !have.has(l.digest))]
+  const bytes = Buffer.from(JSON.stringify({ ...theirs, layers }))
+  return { mediaType: current.mediaType, bytes, digest: digestOf(bytes) }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
