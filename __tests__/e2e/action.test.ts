@@ -48,7 +48,8 @@ describe('node dist/index.js', () => {
       image: `${dest.host}/acme/app@${image.digest}`,
       result: 'copied',
       tags: '1.4.2,latest,1.4',
-      platforms: '["linux/amd64","linux/arm64"]'
+      platforms: '["linux/amd64","linux/arm64"]',
+      referrers: '[]'
     })
     expect(await headDigest(dest, 'acme/app', '1.4.2')).toBe(image.digest)
     expect(run.summary).toContain('ecr-promote: copied')
@@ -61,7 +62,8 @@ describe('node dist/index.js', () => {
     expect(again.code).toBe(0)
     expect(again.outputs.result).toBe('unchanged')
     expect(again.outputs.digest).toBe(image.digest)
-    expect(again.stdout).toMatch(/requests: 1 source, 3 destination/)
+    // The source: its manifest, its tag list and a referrers question per manifest (index, 2 platforms).
+    expect(again.stdout).toMatch(/requests: 5 source, 3 destination/)
     expectNoSecrets(again, secrets)
   })
 

@@ -162,9 +162,9 @@ describe.each(['plain', 'basic', 'token'])('to a %s registry', (kind) => {
     expect(again.tags).toEqual(['multi', 'latest'])
     expect(again.tagOutcomes.map((t) => t.outcome)).toEqual(['unchanged', 'unchanged'])
     // One HEAD per tag at the destination. At the source: the manifest, the tag list (cosign's
-    // digest tags) and one referrers question per manifest (index and two platforms), all at once.
+    // digest tags) and one referrers question per manifest (index and three platforms), all at once.
     expect(again.requests.destination).toBe(2)
-    expect(again.requests.source).toBe(5)
+    expect(again.requests.source).toBe(6)
     expect(again.referrers).toEqual([])
     // Without referrers: one GET of the source manifest (plus auth).
     const plain = await run({ ...values, referrers: 'false' })

@@ -14,6 +14,7 @@ Options (each also from the environment as ECR_PROMOTE_<NAME>, e.g. ECR_PROMOTE_
   --floating-tags LIST           tags always moved to the digest, written after --tags (latest, 1, 1.4)
   --if-exists fail|skip|overwrite  when a guarded tag holds another digest (default: fail)
   --dry-run                      resolve, check and report; write nothing
+  --referrers true|false         copy signatures, SBOMs and attestations with the image (default: true)
   --concurrency N                transfers at once, 1-64 (default: 16)
   --source-username NAME         basic credentials for the source (default: anonymous, or ECR login)
   --destination-username NAME    basic credentials for the destination (Docker Hub: your user or organisation)

@@ -9,7 +9,7 @@ import { getManifest, headManifest, type Manifest } from './fetch.js'
 import { createLimiter } from './limit.js'
 import type { Descriptor } from './media-types.js'
 import { listReferrers, type ReferrerListing } from './referrers.js'
-import { mergeFallbackIndex, unionDigestTag } from './referrers-index.js'
+import { layerKey, mergeFallbackIndex, unionDigestTag } from './referrers-index.js'
 import { repositoryScope } from './transport.js'
 import { putManifest } from './write.js'
 
@@ -135,6 +135,7 @@ export async function writeAttachments(
   const tagged = plan.items.filter((i) => i.tagAction && i.tagAction !== 'none')
   // Digest tags' content (signatures' payloads) moves beside everything else.
   const content = tagged.map((i) => engine.ensureContent(i.attachment.manifest))
+  for (const pending of content) pending.catch(() => undefined)
   const pushes = referrers.map((i) => place(i).then((headers) => ({ item: i, headers })))
   const results = await Promise.all(pushes)
   if (engine.dryRun) {
@@ -243,8 +244,8 @@ async function writeDigestTag(
 function covers(current: Manifest, ours: Manifest): boolean {
   const layers = (m: Manifest): string[] => {
     try {
-      const doc = JSON.parse(m.bytes.toString('utf8')) as { layers?: { digest?: string }[] }
-      return (doc.layers ?? []).map((l) => String(l.digest))
+      const doc = JSON.parse(m.bytes.toString('utf8')) as { layers?: Descriptor[] }
+      return (doc.layers ?? []).map(layerKey)
     } catch {
       return []
     }

@@ -115,6 +115,13 @@ async function findReferrers(
     const known = await tags
     return listReferrers(client, repository, subject, scopes, known && !known.includes(fallbackTag(subject)))
   })
+  if (listing.refused) {
+    notes.push(
+      `the source refused to list the referrers of ${subject} (${listing.refused}): only the fallback tag ` +
+        'was read. If it has the referrers API, let these credentials read it, or referrers kept only there ' +
+        'are not copied'
+    )
+  }
   if (listing.notAnIndex) {
     notes.push(
       `tag ${fallbackTag(subject)} holds ${listing.notAnIndex.mediaType} ${listing.notAnIndex.digest}, ` +

@@ -5,7 +5,7 @@ import { header } from './auth.js'
 import { digestOf } from './digest.js'
 import { RegistryError } from './errors.js'
 import { getManifest, type Manifest } from './fetch.js'
-import { OCI_INDEX, type Descriptor } from './media-types.js'
+import { MANIFEST_ACCEPT, OCI_INDEX, type Descriptor } from './media-types.js'
 import { fallbackTag } from './referrers.js'
 import { repositoryScope, type RegistryClient } from './transport.js'
 import { putManifest } from './write.js'
@@ -27,7 +27,8 @@ export async function mergeFallbackIndex(
   const scopes = [repositoryScope(repository, 'pull,push')]
   for (let attempt = 1; ; attempt++) {
     let etag: string | undefined
-    const current = await getManifest(client, repository, tag, scopes, OCI_INDEX, (h) => {
+    // Whatever the tag holds (see readFallback), so that a non-index there is seen and replaced.
+    const current = await getManifest(client, repository, tag, scopes, MANIFEST_ACCEPT, (h) => {
       etag = header(h, 'etag')
     }).catch((error: unknown) => {
       if (error instanceof RegistryError && error.status === 404) return undefined
@@ -92,10 +93,19 @@ export function unionDigestTag(current: Manifest, ours: Manifest): Manifest {
     unknown
   >
   const mine = JSON.parse(ours.bytes.toString('utf8')) as { layers?: Descriptor[] }
-  const have = new Set((theirs.layers ?? []).map((l) => l.digest))
-  const layers = [...(theirs.layers ?? []), ...(mine.layers ?? []).filter((l) => !have.has(l.digest))]
+  const have = new Set((theirs.layers ?? []).map(layerKey))
+  const layers = [...(theirs.layers ?? []), ...(mine.layers ?? []).filter((l) => !have.has(layerKey(l)))]
   const bytes = Buffer.from(JSON.stringify({ ...theirs, layers }))
   return { mediaType: current.mediaType, bytes, digest: digestOf(bytes) }
+}
+
+/**
+ * A signature is its layer and its annotations: two signatures of one digest share the payload blob
+ * (same digest) and differ only in `dev.cosignproject.cosign/signature`.
+ */
+export function layerKey(layer: Descriptor): string {
+  const annotations = Object.entries(layer.annotations ?? {}).sort(([a], [b]) => a.localeCompare(b))
+  return `${layer.digest} ${JSON.stringify(annotations)}`
 }
 
 function describe(error: unknown): string {

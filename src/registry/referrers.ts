@@ -4,7 +4,7 @@
 import { header } from './auth.js'
 import { parseErrorBody, RegistryError } from './errors.js'
 import { getManifest, type Manifest } from './fetch.js'
-import { OCI_INDEX, type Descriptor } from './media-types.js'
+import { MANIFEST_ACCEPT, OCI_INDEX, type Descriptor } from './media-types.js'
 import { nextPage } from './tag-list.js'
 import { repositoryScope, type RegistryClient } from './transport.js'
 
@@ -19,6 +19,8 @@ export interface ReferrerListing {
   fallback?: Manifest & { etag?: string }
   /** The fallback tag held something other than an index (it is ignored, never trusted). */
   notAnIndex?: { digest: string; mediaType: string }
+  /** The registry refused to answer the referrers API (403): it may have one these credentials cannot use. */
+  refused?: number
 }
 
 const support = new WeakMap<RegistryClient, Map<string, ReferrersSupport>>()
@@ -54,13 +56,16 @@ export async function listReferrers(
   /** The caller knows the fallback tag does not exist (from the tag list). */
   noFallbackTag = false
 ): Promise<ReferrerListing> {
+  let refused: number | undefined
   if (referrersSupport(client, repository) !== 'none') {
     const answer = await askApi(client, repository, digest, scopes)
     if (answer === 'repository-missing') return { descriptors: [], via: 'none' }
-    if (answer !== 'no-api') return { descriptors: answer, via: 'api' }
+    if (typeof answer === 'number') refused = answer
+    else if (answer !== 'no-api') return { descriptors: answer, via: 'api' }
   }
-  if (noFallbackTag) return { descriptors: [], via: 'fallback-tag' }
-  return readFallback(client, repository, digest, scopes)
+  const refusal = refused ? { refused } : {}
+  if (noFallbackTag) return { descriptors: [], via: 'fallback-tag', ...refusal }
+  return { ...(await readFallback(client, repository, digest, scopes)), ...refusal }
 }
 
 async function askApi(
@@ -68,7 +73,7 @@ async function askApi(
   repository: string,
   digest: string,
   scopes: string[]
-): Promise<Descriptor[] | 'no-api' | 'repository-missing'> {
+): Promise<Descriptor[] | 'no-api' | 'repository-missing' | number> {
   const descriptors: Descriptor[] = []
   let url: string | undefined = `/v2/${repository}/referrers/${digest}`
   for (let page = 0; url && page < 100; page++) {
@@ -80,7 +85,6 @@ async function askApi(
       expect: [200],
       // GHCR has answered 303 to a web page that then answers 429; Docker Hub once 404 in plain text.
       allow: [400, 403, 404, 405, 406, 415, 429, 501],
-      retry: page === 0 ? false : undefined,
       what: `GET referrers of ${repository}@${digest}`
     })
     const type = (header(response.headers, 'content-type') ?? '').split(';')[0].trim()
@@ -95,7 +99,7 @@ async function askApi(
         )
       }
       learn(client, repository, 'none')
-      return 'no-api'
+      return response.status === 403 ? response.status : 'no-api'
     }
     const text = await response.body.text()
     descriptors.push(...parseIndexEntries(text, `the referrers of ${digest}`))
@@ -137,7 +141,8 @@ async function getManifestWithEtag(
   scopes: string[]
 ): Promise<(Manifest & { etag?: string }) | undefined> {
   let etag: string | undefined
-  const manifest = await getManifest(client, repository, tag, scopes, OCI_INDEX, (headers) => {
+  // Whatever the tag holds is asked for: distribution hides an OCI manifest from an index-only Accept.
+  const manifest = await getManifest(client, repository, tag, scopes, MANIFEST_ACCEPT, (headers) => {
     etag = header(headers, 'etag')
   }).catch((error: unknown) => {
     // The repository does not exist yet: nothing refers to anything in it.
