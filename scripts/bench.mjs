@@ -7,10 +7,19 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { startRegistry } from './lib/registries.mjs'
-import { seedImage } from './lib/images.mjs'
+import { headDigest, seedImage } from './lib/images.mjs'
 import { ROOT, runAction } from './lib/action.mjs'
 import { startDelayForwarder } from './lib/delay-forwarder.mjs'
 import { startFaultProxy } from './lib/fault-proxy.mjs'
+import {
+  attestCosign,
+  bundleReferrer,
+  digestTag,
+  generateKeyPair,
+  notationReferrer,
+  sbomReferrer,
+  signCosign
+} from './lib/trust-fixtures.mjs'
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
@@ -61,6 +70,13 @@ const SCENARIOS = [
     name: 'start-up: dry-run against loopback',
     image: { platforms: 1, layers: 1, size: 1 * KiB },
     dryRun: true
+  },
+  {
+    id: 9,
+    name: 'signed: scenario 3 with a .sig, an .att, 2 referrers on the index, an SBOM per platform',
+    image: { platforms: 2, layers: 60, size: 100 * KiB },
+    delayMs: 25,
+    signed: true
   },
   {
     id: 8,
@@ -204,6 +220,7 @@ async function main() {
         sharedLayers: Array(spec.shared ?? 0).fill(size),
         index: spec.platforms > 1
       })
+      if (scenario.signed) await signImage(src, image)
       let srcHost = src.host
       let dstHost = dst.host
       if (scenario.delayMs) {
@@ -254,6 +271,8 @@ async function main() {
           sample.requests = src.requestCount() + dst.requestCount() - before
           if (tool === 'ours' && sample.digest !== image.digest)
             throw new Error(`digest mismatch in scenario ${scenario.id}`)
+          if (tool === 'ours' && scenario.signed && !(await hasSignature(dst, repo, image.digest)))
+            throw new Error(`scenario ${scenario.id}: the signature did not arrive`)
           samples[tool].push(sample)
         }
         if (scenario.raw)
@@ -285,6 +304,14 @@ async function main() {
       for (const f of forwarders) await f.stop()
       await Promise.all([src.stop(), dst.stop()])
     }
+  }
+  const unsigned = results.find((r) => r.id === 3)
+  const signed = results.find((r) => r.id === 9)
+  if (unsigned && signed) {
+    signed.signedOverUnsigned = signed.oursMs / unsigned.oursMs
+    process.stdout.write(
+      `signed / unsigned (scenario 9 / 3, ours): ${signed.signedOverUnsigned.toFixed(2)}\n`
+    )
   }
   const machine = `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${skopeoVersion}`
   const md = table(results, machine)
@@ -332,8 +359,31 @@ function table(results, machine) {
     '| scenario | ecr-promote | skopeo | ours / skopeo | raw curl (ours / raw) | our CPU | our peak RSS | skopeo peak RSS | bytes moved | requests (ours / skopeo) |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
-    ''
+    '',
+    ...results
+      .filter((r) => r.signedOverUnsigned !== undefined)
+      .map(
+        (r) =>
+          `Signed over unsigned (scenario 9 / scenario 3, ours, same run): ${r.signedOverUnsigned.toFixed(2)}.\n`
+      )
   ].join('\n')
+}
+
+/** Scenario 9's trust chain, made as cosign (tags) and cosign v3 / Notation (referrers) make it. */
+async function signImage(registry, image) {
+  const key = generateKeyPair()
+  const root = { digest: image.digest, mediaType: image.mediaType, size: image.bytes.length }
+  await signCosign(registry, 'bench', root, key)
+  await attestCosign(registry, 'bench', root, key)
+  await bundleReferrer(registry, 'bench', root, key)
+  await notationReferrer(registry, 'bench', root)
+  for (const m of image.manifests) {
+    await sbomReferrer(registry, 'bench', { digest: m.digest, mediaType: m.mediaType, size: m.bytes.length })
+  }
+}
+
+async function hasSignature(registry, repo, digest) {
+  return (await headDigest(registry, repo, digestTag(digest, 'sig'))) !== undefined
 }
 
 if (!existsSync(join(ROOT, 'dist', 'index.js'))) throw new Error('dist/index.js is missing: npm run build')

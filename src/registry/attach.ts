@@ -136,27 +136,29 @@ export async function writeAttachments(
   // Digest tags' content (signatures' payloads) moves beside everything else.
   const content = tagged.map((i) => engine.ensureContent(i.attachment.manifest))
   for (const pending of content) pending.catch(() => undefined)
-  const pushes = referrers.map((i) => place(i).then((headers) => ({ item: i, headers })))
-  const results = await Promise.all(pushes)
+  const pushed = (i: PlannedAttachment) => place(i).then((headers) => ({ item: i, headers }))
+  const pushes = referrers.map(pushed)
+  for (const pending of pushes) pending.catch(() => undefined)
   if (engine.dryRun) {
-    await Promise.all(content)
+    await Promise.all([...pushes, ...content])
     return tagged.map((i) => ({
       tag: i.attachment.tag as string,
       action: i.tagAction === 'merge' ? 'would-merge' : 'would-write',
       digest: i.attachment.manifest.digest
     }))
   }
-  await Promise.all(
-    plan.subjects.filter((s) => s.missing.length).map((s) => indexSubject(destination, s, results))
-  )
-  await Promise.all(content)
-  await subjectsReady
-  const updates: TagUpdate[] = []
-  await Promise.all(
-    tagged.map(async (item) => {
-      updates.push(await writeDigestTag(engine, destination, item))
-    })
-  )
+  // Each subject's index waits for its own referrers only.
+  const indexing = plan.subjects
+    .filter((s) => s.missing.length)
+    .map(async (s) => indexSubject(destination, s, await Promise.all(s.missing.map(pushed))))
+  // A digest tag needs its content and its subject, nothing else: it goes beside the referrers
+  // (user tags wait for both).
+  const tagging = tagged.map(async (item, k) => {
+    const parent = byDigest.get(item.attachment.subject)
+    await Promise.all([content[k], subjectsReady, parent && parent !== item ? place(parent) : undefined])
+    return writeDigestTag(engine, destination, item)
+  })
+  const [updates] = await Promise.all([Promise.all(tagging), Promise.all(indexing)])
   return updates
 }
 
