@@ -4,7 +4,9 @@
 import {
   CopyEngine,
   discoverAttachments,
+  fallbackTag,
   planAttachments,
+  printable,
   putManifest,
   writeAttachments,
   type AttachmentPlan,
@@ -55,6 +57,8 @@ export class TrustCopy {
     this.imageFailed = reject
   })
   private writing?: Promise<TagUpdate[]>
+  /** Entries of the destination's indexes dropped as dangling. */
+  private readonly dropped = new Set<string>()
 
   constructor(private readonly sides: Sides) {
     const { src, dst, inputs, subjects } = sides
@@ -95,7 +99,8 @@ export class TrustCopy {
         engine,
         { client: dst, repository: inputs.destination.repository },
         plan,
-        this.ready
+        this.ready,
+        this.dropped
       )
     })
     this.writing.catch(() => undefined)
@@ -117,7 +122,8 @@ export class TrustCopy {
   async release(rootPresent: boolean): Promise<TrustResult> {
     const { dst, inputs, root, log } = this.sides
     const { discovery, plan } = await this.planned
-    for (const note of discovery.notes) log.info(note)
+    for (const note of discovery.notes) log.info(printable(note, 400))
+    for (const warning of discovery.warnings) log.warning(printable(warning, 400))
     if (plan.changes && !inputs.dryRun && !rootPresent) {
       await putManifest(dst, inputs.destination.repository, root.digest, root).catch((error: unknown) => {
         this.imageFailed(error)
@@ -139,6 +145,24 @@ export class TrustCopy {
       }
     })
     for (const entry of entries) log.info(describeEntry(entry, tagUpdates))
+    // What others attached at the destination is there after the run too: listed, never touched.
+    const ours = new Set(entries.map((e) => e.digest))
+    for (const { subject, listing, missing } of plan.subjects) {
+      for (const d of listing.descriptors) {
+        if (ours.has(d.digest) || this.dropped.has(d.digest)) continue
+        ours.add(d.digest)
+        const artifactType = d.artifactType ?? d.mediaType
+        entries.push({ digest: d.digest, artifactType, subject, kind: 'referrer', state: 'present' })
+        log.info(
+          `referrer ${d.digest} (${printable(artifactType, 200)}) of ${subject}: at the destination already, not from the source`
+        )
+      }
+      if (inputs.dryRun && missing.length && listing.via !== 'api') {
+        log.info(
+          `would add ${missing.length} entries to the referrers index ${fallbackTag(subject)} of ${subject}`
+        )
+      }
+    }
     return { entries, tagUpdates, changed: plan.changes }
   }
 }
@@ -156,7 +180,8 @@ function describeEntry(entry: ReferrerEntry, updates: TagUpdate[]): string {
           : entry.state === 'would-copy'
             ? 'would copy'
             : 'copied'
-  return `${what} (${entry.artifactType}) of ${entry.subject}: ${state}`
+  // Names and types come from the source's manifests: never let one start a line of its own.
+  return `${printable(what, 200)} (${printable(entry.artifactType, 200)}) of ${entry.subject}: ${state}`
 }
 
 /** The image's manifest digests: the root, and each child of an index. */

@@ -1,17 +1,17 @@
 // Attachments at the destination: what is there already (plan), and making the rest present (write)
 // in the order every registry accepts: content, referrer manifests by digest after their subjects,
 // the referrers index where the registry keeps none itself, then the digest tags.
-import type { Attachment } from './attachments.js'
+import { acceptFor, type Attachment } from './attachments.js'
 import type { CopyEngine } from './copy.js'
 import type { Endpoint } from './copy-types.js'
 import { RegistryError } from './errors.js'
-import { getManifest, headManifest, type Manifest } from './fetch.js'
+import { headManifest, type Manifest } from './fetch.js'
 import { createLimiter } from './limit.js'
 import type { Descriptor } from './media-types.js'
-import { listReferrers, type ReferrerListing } from './referrers.js'
-import { layerKey, mergeFallbackIndex, unionDigestTag } from './referrers-index.js'
+import { fallbackTag, listReferrers, type ReferrerListing } from './referrers.js'
+import { planDigestTag, writeDigestTag, type DigestTagAction, type TagUpdate } from './digest-tags.js'
+import { mergeFallbackIndex } from './referrers-index.js'
 import { repositoryScope } from './transport.js'
-import { putManifest } from './write.js'
 
 export type AttachmentState = 'present' | 'copied' | 'would-copy'
 
@@ -19,8 +19,8 @@ export interface PlannedAttachment {
   attachment: Attachment
   /** The destination holds the manifest by digest. */
   manifestPresent: boolean
-  /** Digest tags: absent (`write`), holding other signatures (`merge`), or covering ours (`none`). */
-  tagAction?: 'write' | 'merge' | 'none'
+  /** Digest tags: absent (`write`), holding other signatures (`merge`), covering ours (`none`). */
+  tagAction?: DigestTagAction
   /** The destination's manifest under the digest tag, when there is one. */
   destinationTag?: Manifest
   state: AttachmentState
@@ -34,11 +34,7 @@ export interface AttachmentPlan {
   changes: boolean
 }
 
-export interface TagUpdate {
-  tag: string
-  action: 'written' | 'merged' | 'would-write' | 'would-merge'
-  digest: string
-}
+export type { TagUpdate }
 
 /** Reads what the destination has of each attachment (all at once); writes nothing. */
 export async function planAttachments(
@@ -52,19 +48,15 @@ export async function planAttachments(
   const items = await Promise.all(
     attachments.map(async (attachment): Promise<PlannedAttachment> => {
       if (attachment.kind === 'referrer') {
-        const head = await limit(() => headManifest(client, repository, attachment.manifest.digest, scopes))
+        const { digest, mediaType } = attachment.manifest
+        const head = await limit(() => headManifest(client, repository, digest, scopes, acceptFor(mediaType)))
         return { attachment, manifestPresent: head !== undefined, state: 'present' }
       }
-      const current = await limit(() => getManifest(client, repository, attachment.tag as string, scopes))
-      const tagAction = !current
-        ? 'write'
-        : current.digest === attachment.manifest.digest || covers(current, attachment.manifest)
-          ? 'none'
-          : 'merge'
+      const { action, current } = await limit(() => planDigestTag(client, repository, attachment))
       return {
         attachment,
-        manifestPresent: tagAction === 'none',
-        tagAction,
+        manifestPresent: action === 'none' || action === 'keep',
+        tagAction: action,
         destinationTag: current,
         state: 'present'
       }
@@ -85,7 +77,7 @@ export async function planAttachments(
   )
   const lacking = new Set(subjects.flatMap((s) => s.missing))
   for (const item of items) {
-    if (lacking.has(item) || !item.manifestPresent || (item.tagAction && item.tagAction !== 'none')) {
+    if (lacking.has(item) || !item.manifestPresent) {
       item.state = 'would-copy'
     }
   }
@@ -101,7 +93,9 @@ export async function writeAttachments(
   engine: CopyEngine,
   destination: Endpoint,
   plan: AttachmentPlan,
-  subjectsReady: Promise<unknown>
+  subjectsReady: Promise<unknown>,
+  /** Filled with index entries dropped because their manifests are gone from the destination. */
+  dropped: Set<string> = new Set()
 ): Promise<TagUpdate[]> {
   type Headers = Record<string, string | string[] | undefined> | undefined
   const placed = new Map<string, Promise<Headers>>()
@@ -114,6 +108,9 @@ export async function writeAttachments(
       const parent = byDigest.get(item.attachment.subject)
       const after: Promise<unknown> =
         parent && parent !== item ? Promise.all([subjectsReady, place(parent)]) : subjectsReady
+      // Awaited only once the content is there (or never, in a dry run): a failure meanwhile is the
+      // image's or the parent's, reported by them.
+      after.catch(() => undefined)
       // A referrer the destination holds but does not list is pushed again: that is what indexes it.
       const { attachment } = item
       pending =
@@ -132,7 +129,7 @@ export async function writeAttachments(
     return pending
   }
   const referrers = plan.items.filter((i) => i.attachment.kind === 'referrer' && i.state !== 'present')
-  const tagged = plan.items.filter((i) => i.tagAction && i.tagAction !== 'none')
+  const tagged = plan.items.filter((i) => i.tagAction === 'write' || i.tagAction === 'merge')
   // Digest tags' content (signatures' payloads) moves beside everything else.
   const content = tagged.map((i) => engine.ensureContent(i.attachment.manifest))
   for (const pending of content) pending.catch(() => undefined)
@@ -150,13 +147,13 @@ export async function writeAttachments(
   // Each subject's index waits for its own referrers only.
   const indexing = plan.subjects
     .filter((s) => s.missing.length)
-    .map(async (s) => indexSubject(destination, s, await Promise.all(s.missing.map(pushed))))
+    .map(async (s) => indexSubject(dropped, destination, s, await Promise.all(s.missing.map(pushed))))
   // A digest tag needs its content and its subject, nothing else: it goes beside the referrers
   // (user tags wait for both).
   const tagging = tagged.map(async (item, k) => {
     const parent = byDigest.get(item.attachment.subject)
     await Promise.all([content[k], subjectsReady, parent && parent !== item ? place(parent) : undefined])
-    return writeDigestTag(engine, destination, item)
+    return writeDigestTag(destination.client, destination.repository, item.attachment)
   })
   const [updates] = await Promise.all([Promise.all(tagging), Promise.all(indexing)])
   return updates
@@ -167,6 +164,7 @@ export async function writeAttachments(
  * OCI-Subject, confirmed by asking it. Anywhere else the fallback tag is read, merged and written.
  */
 async function indexSubject(
+  dropped: Set<string>,
   destination: Endpoint,
   entry: AttachmentPlan['subjects'][number],
   results: { item: PlannedAttachment; headers?: Record<string, string | string[] | undefined> }[]
@@ -183,12 +181,12 @@ async function indexSubject(
     const listed = new Set(now.descriptors.map((d) => d.digest))
     if (now.via === 'api' && ours.every((d) => listed.has(d))) return
   }
-  await mergeFallbackIndex(
-    client,
-    repository,
-    entry.subject,
-    entry.missing.map((i) => descriptorOf(i.attachment))
-  )
+  const entries = entry.missing.map((i) => descriptorOf(i.attachment))
+  if (await mergeFallbackIndex(client, repository, entry.subject, entries, dropped)) {
+    client.logger.info(
+      `referrers index ${fallbackTag(entry.subject)} of ${entry.subject}: ${entries.length} added`
+    )
+  }
 }
 
 function descriptorOf(attachment: Attachment): Descriptor {
@@ -200,59 +198,4 @@ function descriptorOf(attachment: Attachment): Descriptor {
     artifactType: attachment.artifactType,
     ...(attachment.annotations ? { annotations: attachment.annotations } : {})
   }
-}
-
-async function writeDigestTag(
-  engine: CopyEngine,
-  destination: Endpoint,
-  item: PlannedAttachment
-): Promise<TagUpdate> {
-  const tag = item.attachment.tag as string
-  const manifest =
-    item.tagAction === 'merge' && item.destinationTag
-      ? unionDigestTag(item.destinationTag, item.attachment.manifest)
-      : item.attachment.manifest
-  const merged = item.tagAction === 'merge'
-  if (engine.dryRun) return { tag, action: merged ? 'would-merge' : 'would-write', digest: manifest.digest }
-  try {
-    await putManifest(destination.client, destination.repository, tag, manifest)
-  } catch (error) {
-    if (
-      error instanceof RegistryError &&
-      error.status !== undefined &&
-      error.status >= 400 &&
-      error.status < 500
-    ) {
-      const now = await headManifest(destination.client, destination.repository, tag).catch(() => undefined)
-      if (now?.digest === manifest.digest)
-        return { tag, action: merged ? 'merged' : 'written', digest: manifest.digest }
-      throw new RegistryError(
-        `the destination refused to ${merged ? 'update' : 'write'} tag ${tag} (${item.attachment.artifactType} of ` +
-          `${item.attachment.subject}): ${error.message}. ` +
-          (now
-            ? "The tag exists and this repository's tags look immutable; signatures are added by rewriting this tag, " +
-              'so exclude sha256-* tags from tag immutability (ECR: IMMUTABLE_WITH_EXCLUSION; Docker Hub: specific tags), ' +
-              'or set referrers: false'
-            : 'Check that these credentials may push tags to this repository'),
-        { status: error.status, details: error.details, retryable: false, cause: error }
-      )
-    }
-    throw error
-  }
-  return { tag, action: merged ? 'merged' : 'written', digest: manifest.digest }
-}
-
-/** Whether a digest tag's manifest at the destination already carries every layer of ours. */
-function covers(current: Manifest, ours: Manifest): boolean {
-  const layers = (m: Manifest): string[] => {
-    try {
-      const doc = JSON.parse(m.bytes.toString('utf8')) as { layers?: Descriptor[] }
-      return (doc.layers ?? []).map(layerKey)
-    } catch {
-      return []
-    }
-  }
-  const have = new Set(layers(current))
-  const want = layers(ours)
-  return want.length > 0 && want.every((d) => have.has(d))
 }

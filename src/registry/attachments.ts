@@ -1,7 +1,6 @@
 // What refers to an image at the source: OCI 1.1 referrers (manifests whose `subject` is the root or a
 // child) and cosign's digest tags (`sha256-<hex>.sig`, `.att`, `.sbom`), then what refers to those,
 // level by level up to a depth. Every level's requests go out at once; nothing is written here.
-import { RegistryError } from './errors.js'
 import { getManifest, headManifest, type Manifest } from './fetch.js'
 import { createLimiter, type Limiter } from './limit.js'
 import type { Logger } from './logger.js'
@@ -34,6 +33,8 @@ export interface Discovery {
   attachments: Attachment[]
   /** Things seen and left alone, in words, for the log. */
   notes: string[]
+  /** What may leave something behind (a refused API, a referrer gone missing), for a warning. */
+  warnings: string[]
 }
 
 interface Parsed {
@@ -57,15 +58,18 @@ export async function discoverAttachments(
   const seen = new Set(subjects)
   const attachments: Attachment[] = []
   const notes: string[] = []
+  const warnings: string[] = []
   const maxDepth = options.maxDepth ?? MAX_REFERRER_DEPTH
   let level = [...new Set(subjects)]
   for (let depth = 1; level.length; depth++) {
     if (depth > maxDepth) {
-      notes.push(`referrers deeper than ${maxDepth} levels were not followed (of ${level.join(', ')})`)
+      warnings.push(`referrers deeper than ${maxDepth} levels were not followed (of ${level.join(', ')})`)
       break
     }
     const found = await Promise.all(
-      level.map((subject) => discoverOne(client, repository, subject, depth, { limit, scopes, tags, notes }))
+      level.map((subject) =>
+        discoverOne(client, repository, subject, depth, { limit, scopes, tags, notes, warnings })
+      )
     )
     level = []
     for (const attachment of found.flat()) {
@@ -78,7 +82,7 @@ export async function discoverAttachments(
       }
     }
   }
-  return { attachments, notes }
+  return { attachments, notes, warnings }
 }
 
 interface Context {
@@ -86,6 +90,7 @@ interface Context {
   scopes: string[]
   tags: Promise<string[] | undefined>
   notes: string[]
+  warnings: string[]
 }
 
 async function discoverOne(
@@ -107,16 +112,16 @@ async function findReferrers(
   repository: string,
   subject: string,
   depth: number,
-  { limit, scopes, tags, notes }: Context
+  { limit, scopes, tags, notes, warnings }: Context
 ): Promise<Attachment[]> {
   // Without the API the fallback tag is read only when the tag list shows it (one request saved
   // for each manifest that has no referrers, which is most).
-  const listing = await limit(async () => {
-    const known = await tags
-    return listReferrers(client, repository, subject, scopes, known && !known.includes(fallbackTag(subject)))
-  })
+  // The API is asked at once; only the fallback read waits for the tag list.
+  const absent = tags.then((known) => known !== undefined && !known.includes(fallbackTag(subject)))
+  absent.catch(() => undefined)
+  const listing = await limit(() => listReferrers(client, repository, subject, scopes, absent))
   if (listing.refused) {
-    notes.push(
+    warnings.push(
       `the source refused to list the referrers of ${subject} (${listing.refused}): only the fallback tag ` +
         'was read. If it has the referrers API, let these credentials read it, or referrers kept only there ' +
         'are not copied'
@@ -131,6 +136,13 @@ async function findReferrers(
   const fetched = await Promise.all(
     unique(listing.descriptors).map(async (descriptor) => {
       const manifest = await limit(() => fetchExact(client, repository, descriptor, scopes))
+      if (!manifest) {
+        // A referrer deleted after it was indexed: nothing to copy, and no reason to fail the image.
+        warnings.push(
+          `${descriptor.digest} is listed as a referrer of ${subject} but its manifest is missing at the source: not copied`
+        )
+        return undefined
+      }
       const parsed = parse(manifest)
       // The fallback index is anyone's to write: trust an entry only when its manifest says so.
       if (parsed.subject?.digest !== subject) {
@@ -179,16 +191,15 @@ async function fetchExact(
   repository: string,
   descriptor: Descriptor,
   scopes: string[]
-): Promise<Manifest> {
-  const accept = descriptor.mediaType ? `${descriptor.mediaType}, ${MANIFEST_ACCEPT}` : MANIFEST_ACCEPT
-  const manifest = await getManifest(client, repository, descriptor.digest, scopes, accept)
-  if (!manifest) {
-    throw new RegistryError(
-      `referrer ${descriptor.digest} is listed at the source but its manifest is missing`,
-      { status: 404, retryable: false }
-    )
-  }
-  return manifest
+): Promise<Manifest | undefined> {
+  return getManifest(client, repository, descriptor.digest, scopes, acceptFor(descriptor.mediaType))
+}
+
+/** The Accept for a manifest of this media type: its own first (it may be one we do not walk). */
+export function acceptFor(mediaType: string | undefined): string {
+  return mediaType && !MANIFEST_ACCEPT.includes(mediaType)
+    ? `${mediaType}, ${MANIFEST_ACCEPT}`
+    : MANIFEST_ACCEPT
 }
 
 function describe(

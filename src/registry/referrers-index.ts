@@ -4,7 +4,7 @@
 import { header } from './auth.js'
 import { digestOf } from './digest.js'
 import { RegistryError } from './errors.js'
-import { getManifest, type Manifest } from './fetch.js'
+import { getManifest, headManifest, type Manifest } from './fetch.js'
 import { MANIFEST_ACCEPT, OCI_INDEX, type Descriptor } from './media-types.js'
 import { fallbackTag } from './referrers.js'
 import { repositoryScope, type RegistryClient } from './transport.js'
@@ -21,7 +21,9 @@ export async function mergeFallbackIndex(
   client: RegistryClient,
   repository: string,
   subject: string,
-  entries: Descriptor[]
+  entries: Descriptor[],
+  /** Filled with the entries dropped because their manifests are gone. */
+  dropped: Set<string> = new Set()
 ): Promise<boolean> {
   const tag = fallbackTag(subject)
   const scopes = [repositoryScope(repository, 'pull,push')]
@@ -34,7 +36,7 @@ export async function mergeFallbackIndex(
       if (error instanceof RegistryError && error.status === 404) return undefined
       throw error
     })
-    const merged = mergeIndex(current, subject, entries)
+    const merged = mergeIndex(current, subject, entries, dropped)
     if (!merged) return false
     try {
       await putManifest(
@@ -47,6 +49,28 @@ export async function mergeFallbackIndex(
       )
       return true
     } catch (error) {
+      // An entry someone else left whose manifest was deleted since: the registry refuses the whole
+      // index for it. Such entries are dropped (the spec asks deleters to do so) and named.
+      if (
+        attempt < ATTEMPTS &&
+        dropped.size === 0 &&
+        names(error, ['MANIFEST_BLOB_UNKNOWN', 'MANIFEST_UNKNOWN'])
+      ) {
+        const ours = new Set(entries.map((e) => e.digest))
+        const theirs = listedIn(current).filter((d) => !ours.has(d.digest))
+        const gone = await Promise.all(
+          theirs.map(async (d) =>
+            (await headManifest(client, repository, d.digest, scopes)) ? undefined : d.digest
+          )
+        )
+        for (const digest of gone) if (digest) dropped.add(digest)
+        if (dropped.size) {
+          client.logger.warning(
+            `referrers index ${tag} listed ${[...dropped].join(', ')}, which the destination no longer holds: dropped`
+          )
+          continue
+        }
+      }
       if (!(error instanceof RegistryError) || error.status !== 412 || attempt >= ATTEMPTS) {
         throw new RegistryError(`update the referrers index ${tag} of ${subject}: ${describe(error)}`, {
           retryable: false,
@@ -62,7 +86,8 @@ export async function mergeFallbackIndex(
 export function mergeIndex(
   current: Manifest | undefined,
   subject: string,
-  entries: Descriptor[]
+  entries: Descriptor[],
+  dropped: Set<string> = new Set()
 ): Manifest | undefined {
   let document: Record<string, unknown> = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] }
   // Anything but an index there (an image `cosign copy` pushed, GitLab's resolution of the tag to the
@@ -75,10 +100,10 @@ export function mergeIndex(
       // Unreadable: replaced like any other non-index.
     }
   }
-  const manifests = document.manifests as Descriptor[]
+  const manifests = (document.manifests as Descriptor[]).filter((d) => !dropped.has(d?.digest))
   const listed = new Set(manifests.map((d) => d?.digest))
   const added = entries.filter((d) => !listed.has(d.digest))
-  if (!added.length) return undefined
+  if (!added.length && !dropped.size) return undefined
   const bytes = Buffer.from(JSON.stringify({ ...document, manifests: [...manifests, ...added] }))
   return { mediaType: OCI_INDEX, bytes, digest: digestOf(bytes) }
 }
@@ -106,6 +131,19 @@ export function unionDigestTag(current: Manifest, ours: Manifest): Manifest {
 export function layerKey(layer: Descriptor): string {
   const annotations = Object.entries(layer.annotations ?? {}).sort(([a], [b]) => a.localeCompare(b))
   return `${layer.digest} ${JSON.stringify(annotations)}`
+}
+
+function names(error: unknown, codes: string[]): boolean {
+  return error instanceof RegistryError && error.details.some((d) => codes.includes(d.code))
+}
+
+function listedIn(index: Manifest | undefined): Descriptor[] {
+  try {
+    const parsed = index && (JSON.parse(index.bytes.toString('utf8')) as { manifests?: Descriptor[] })
+    return Array.isArray(parsed?.manifests) ? parsed.manifests : []
+  } catch {
+    return []
+  }
 }
 
 function describe(error: unknown): string {

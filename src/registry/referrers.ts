@@ -53,8 +53,8 @@ export async function listReferrers(
   repository: string,
   digest: string,
   scopes = [repositoryScope(repository, 'pull')],
-  /** The caller knows the fallback tag does not exist (from the tag list). */
-  noFallbackTag = false
+  /** Resolves true when the caller knows the fallback tag does not exist (from the tag list). */
+  noFallbackTag: boolean | Promise<boolean> = false
 ): Promise<ReferrerListing> {
   let refused: number | undefined
   if (referrersSupport(client, repository) !== 'none') {
@@ -64,7 +64,7 @@ export async function listReferrers(
     else if (answer !== 'no-api') return { descriptors: answer, via: 'api' }
   }
   const refusal = refused ? { refused } : {}
-  if (noFallbackTag) return { descriptors: [], via: 'fallback-tag', ...refusal }
+  if (await noFallbackTag) return { descriptors: [], via: 'fallback-tag', ...refusal }
   return { ...(await readFallback(client, repository, digest, scopes)), ...refusal }
 }
 
@@ -76,15 +76,23 @@ async function askApi(
 ): Promise<Descriptor[] | 'no-api' | 'repository-missing' | number> {
   const descriptors: Descriptor[] = []
   let url: string | undefined = `/v2/${repository}/referrers/${digest}`
-  for (let page = 0; url && page < 100; page++) {
+  for (let page = 0; url; page++) {
+    if (page >= 100) {
+      throw new RegistryError(`GET referrers of ${repository}@${digest}: more than 100 pages`, {
+        retryable: false
+      })
+    }
     const response = await client.request({
       method: 'GET',
       url,
       scopes,
       headers: { accept: OCI_INDEX },
       expect: [200],
-      // GHCR has answered 303 to a web page that then answers 429; Docker Hub once 404 in plain text.
-      allow: [400, 403, 404, 405, 406, 415, 429, 501],
+      // The API answers 200 itself: a redirect (GHCR has sent 303 to a web page that then answers
+      // 429) or a plain-text 404 (distribution, Docker Hub once) means there is none. A 429 from the
+      // registry itself is retried like any other: taking it for "no API" would lose referrers.
+      allow: [301, 302, 303, 307, 308, 400, 403, 404, 405, 406, 415, 501],
+      followRedirects: false,
       what: `GET referrers of ${repository}@${digest}`
     })
     const type = (header(response.headers, 'content-type') ?? '').split(';')[0].trim()

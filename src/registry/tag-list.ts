@@ -7,7 +7,7 @@ import { repositoryScope, type RegistryClient } from './transport.js'
 const PAGE = 1000
 const MAX_PAGES = 1000
 
-/** Every tag of the repository; undefined when the registry will not list them (403, 404, 401). */
+/** Every tag of the repository; undefined when the registry will not list them all (403, 404, 401). */
 export async function listTags(
   client: RegistryClient,
   repository: string,
@@ -28,7 +28,8 @@ export async function listTags(
       what: `GET tags of ${repository}`
     })
     const text = await response.body.text()
-    if (response.status !== 200) return page === 0 ? undefined : tags
+    // A list cut short would read as "no such tag" for what is on the missing pages.
+    if (response.status !== 200) return undefined
     let parsed: { tags?: unknown }
     try {
       parsed = JSON.parse(text) as { tags?: unknown }

@@ -55,6 +55,8 @@ export interface RequestOptions {
   responseTimeoutMs?: number
   /** false: one attempt only, the caller retries (or does not) at its own level. */
   retry?: false
+  /** false: a redirect is answered to the caller (put its status in `allow`), not followed. */
+  followRedirects?: false
 }
 
 export interface Response {
@@ -207,7 +209,11 @@ export class RegistryClient {
       }
       const status = response.statusCode
       if (url.origin === origin) this.noteRateLimit(response.headers)
-      if (isRedirect(status) && (options.method === 'GET' || options.method === 'HEAD')) {
+      if (
+        isRedirect(status) &&
+        options.followRedirects !== false &&
+        (options.method === 'GET' || options.method === 'HEAD')
+      ) {
         const location = header(response.headers, 'location')
         await response.body.dump()
         if (!location)
