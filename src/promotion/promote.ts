@@ -4,10 +4,9 @@ import { setMaxListeners } from 'node:events'
 import type { Dispatcher } from 'undici'
 import type { AwsSdk } from '../aws/sdk.js'
 import type { Inputs } from './options.js'
-import { decide, describeConflicts, type Decision, type TagState } from './policy.js'
-import { accessHint, explainTagCheck } from './hints.js'
+import { decide, describeConflicts, type TagState } from './policy.js'
 import { listPlatforms, type PlatformEntry } from './platforms.js'
-import { createClient, logIn, proveWriteAccess } from './access.js'
+import { createClient, logIn } from './access.js'
 import {
   displayReference,
   displayRegistry,
@@ -16,19 +15,17 @@ import {
   wrap,
   type FailureKind
 } from './errors.js'
-import { checkTags, confirm, writeTags } from './tags.js'
+import { confirm, writeTags } from './tags.js'
+import { carryTrust, copyAfterProof, outcomesFor, resolveAndCheck } from './phases.js'
 import { subjectsOf, TrustCopy, type ReferrerEntry, type TrustResult } from './trust.js'
 import {
-  copyContent,
   emptyCopyStats,
   ProxyAwareDispatcher,
   readProxyEnvironment,
   RegistryClient,
   repositoryScope,
-  requireManifest,
   type CopyStats,
   type Logger,
-  type Manifest,
   type NetworkOptions,
   type RateLimit
 } from '../registry/index.js'
@@ -267,157 +264,4 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
     // A failed run may leave connections half-open (a stalled proxy): drop them rather than wait.
     if (!options.dispatcher) await (done.signal.aborted ? dispatcher.destroy() : dispatcher.close())
   }
-}
-
-/**
- * Resolves the source's manifest and checks every destination tag, each side as soon as its client
- * is ready. A destination login failure is reported as such, not as a failed tag check.
- */
-async function resolveAndCheck(
-  inputs: Inputs,
-  reporter: Reporter,
-  progress: Progress,
-  sourceReady: Promise<RegistryClient>,
-  destinationReady: Promise<RegistryClient>,
-  destScopes: string[]
-): Promise<{ root: Manifest; states: TagState[]; src: RegistryClient; dst: RegistryClient }> {
-  progress.phase = 'resolve the source and check the destination tags'
-  const sourceRef = inputs.source.digest ?? inputs.source.tag ?? ''
-  const resolving = sourceReady.then((client) =>
-    requireManifest(client, inputs.source.repository, sourceRef).catch((error: unknown) => {
-      throw wrap(
-        `resolve source ${displayReference(inputs.source)}`,
-        error,
-        accessHint(inputs, 'source', error)
-      )
-    })
-  )
-  const wanted = [
-    ...inputs.tags.map((tag) => ({ tag, floating: false })),
-    ...inputs.floatingTags.map((tag) => ({ tag, floating: true }))
-  ]
-  const where = `destination ${displayRegistry(inputs.destination.registry)}`
-  const checking = destinationReady.then((client) =>
-    client.auth
-      .authorization(destScopes)
-      .catch((error: unknown) => {
-        throw wrap(`authenticate to ${where}`, error, accessHint(inputs, 'destination', error))
-      })
-      .then(() => checkTags(client, inputs.destination.repository, wanted, destScopes))
-      .catch((error: unknown) => {
-        if (error instanceof PromotionError) throw error
-        throw wrap(
-          `check destination tags of ${displayRegistry(inputs.destination.registry)}/${inputs.destination.repository}`,
-          error,
-          explainTagCheck(inputs, error)
-        )
-      })
-  )
-  const [root, states, src, dst] = await Promise.all([resolving, checking, sourceReady, destinationReady])
-  progress.digest = root.digest
-  progress.mediaType = root.mediaType
-  progress.states = states
-  reporter.info(`source ${displayReference(inputs.source)} is ${root.digest} (${root.mediaType})`)
-  for (const state of states) {
-    const now = state.current ? `points at ${state.current}` : 'does not exist'
-    reporter.info(`destination tag ${state.tag}${state.floating ? ' (floating)' : ''} ${now}`)
-  }
-  return { root, states, src, dst }
-}
-
-/**
- * Copies what the destination lacks. Write access is proven while the image is walked and checked;
- * no download or upload starts before it is, and its failure is the error reported.
- */
-async function copyAfterProof(
-  src: RegistryClient,
-  dst: RegistryClient,
-  inputs: Inputs,
-  root: Manifest,
-  decision: Decision,
-  reporter: Reporter,
-  progress: Progress,
-  trust?: TrustCopy
-): Promise<CopyStats> {
-  const destRepo = inputs.destination.repository
-  progress.phase = inputs.dryRun ? 'check content (dry run)' : 'prove write access and copy content'
-  const gate = proveWriteAccess(dst, inputs, reporter)
-  gate.catch(() => undefined)
-  const copying = reporter.group(inputs.dryRun ? 'Check content (dry run)' : 'Copy content', () =>
-    copyContent({
-      source: { client: src, repository: inputs.source.repository },
-      destination: { client: dst, repository: destRepo },
-      root,
-      rootPresent: decision.alreadyThere.length > 0,
-      concurrency: inputs.concurrency,
-      dryRun: inputs.dryRun,
-      writeGate: gate,
-      stats: progress.copy
-    })
-  )
-  copying.catch(() => undefined)
-  // The attachments' content moves beside the image's; their manifests wait for the image.
-  trust?.start(gate)
-  copying.catch((error: unknown) => trust?.abandon(error))
-  await gate.catch((error: unknown) => {
-    trust?.abandon(error)
-    throw error
-  })
-  if (!inputs.dryRun) progress.phase = 'copy content'
-  return copying.catch((error: unknown) => {
-    throw wrap(
-      `copy ${root.digest} to ${displayRegistry(inputs.destination.registry)}/${destRepo}`,
-      error,
-      'no tag was written'
-    )
-  })
-}
-
-/**
- * Lands what refers to the image, after the image and before any user tag. On the unchanged path
- * (the tags hold the image already) write access is proven first, as for a copy.
- */
-async function carryTrust(
-  trust: TrustCopy,
-  dst: RegistryClient,
-  inputs: Inputs,
-  reporter: Reporter,
-  progress: Progress,
-  rootPresent: boolean
-): Promise<TrustResult> {
-  progress.phase = inputs.dryRun ? 'check referrers (dry run)' : 'copy referrers'
-  const where = `${displayRegistry(inputs.destination.registry)}/${inputs.destination.repository}`
-  return reporter.group(
-    inputs.dryRun ? 'Check referrers (dry run)' : 'Copy signatures and referrers',
-    async () => {
-      const { plan } = await trust.planned.catch((error: unknown) => {
-        throw wrap(`find what refers to ${progress.digest ?? 'the image'}`, error, 'no tag was written')
-      })
-      if (plan.changes && !inputs.dryRun && !trust.started) {
-        const gate = proveWriteAccess(dst, inputs, reporter)
-        trust.start(gate)
-        await gate
-      }
-      return trust.release(rootPresent).catch((error: unknown) => {
-        throw wrap(`copy what refers to the image to ${where}`, error, 'no tag was written')
-      })
-    }
-  )
-}
-
-function outcomesFor(
-  digest: string,
-  states: TagState[],
-  decision: Decision,
-  mode: 'copy' | 'skip' | 'unchanged' | 'dry-run'
-): PromoteResult['tagOutcomes'] {
-  return states.map((s) => {
-    let outcome: TagOutcome
-    const replaces = s.current !== undefined && s.current !== digest
-    if (s.current === digest) outcome = 'unchanged'
-    else if (mode === 'copy') outcome = replaces ? (s.floating ? 'moved' : 'overwritten') : 'written'
-    else if (mode === 'dry-run') outcome = replaces ? 'would-overwrite' : 'would-write'
-    else outcome = decision.conflicts.includes(s) ? 'conflict' : 'not-written'
-    return { tag: s.tag, floating: s.floating, before: s.current, outcome }
-  })
 }
