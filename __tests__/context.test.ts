@@ -49,7 +49,7 @@ describe('getInputs', () => {
     process.env.INPUT_DESTINATION = base.destination
     process.env['INPUT_IF-EXISTS'] = 'skip'
     try {
-      expect(action.readInputs().ifExists).toBe('skip')
+      expect(action.readInputs().members[0].inputs.ifExists).toBe('skip')
     } finally {
       delete process.env.INPUT_SOURCE
       delete process.env.INPUT_DESTINATION
@@ -68,7 +68,7 @@ describe('getInputs', () => {
     }
     Object.assign(process.env, env)
     try {
-      const inputs = action.readInputs()
+      const inputs = action.readInputs().members[0].inputs
       expect(setSecret).toHaveBeenCalledWith('p4ss')
       expect(setSecret).toHaveBeenCalledWith('q')
       expect(inputs.destinationCredentials).toEqual({ username: 'u', password: 'p4ss' })

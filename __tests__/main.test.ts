@@ -28,6 +28,7 @@ jest.unstable_mockModule('../src/promotion/promote.js', () => ({
     options.progress!.phase = 'resolve the source and check the destination tags'
     return new Promise(() => undefined)
   },
+  stagePromotion: () => new Promise(() => undefined),
   displayReference: () => ''
 }))
 const { run } = await import('../src/action/main.js')

@@ -1,16 +1,18 @@
 // The action's inputs as the runner gives them: read, masked before anything can print them, checked
 // for misspelt names, then validated by the one options model.
 import * as core from '@actions/core'
-import { getInputs, INPUT_NAMES, type Inputs } from '../promotion/options.js'
+import { getPromotions, INPUT_NAMES } from '../promotion/options.js'
+import type { SetMember } from '../promotion/set.js'
 import { printable } from '../registry/index.js'
 
 /** Reads every input; the passwords are masked first, so that nothing (even an error) can print them. */
-export function readInputs(env: NodeJS.ProcessEnv = process.env): Inputs {
+export function readInputs(env: NodeJS.ProcessEnv = process.env): { members: SetMember[]; set: boolean } {
   for (const name of ['source-password', 'destination-password']) {
     const secret = core.getInput(name)
     if (secret) core.setSecret(secret)
   }
-  return getInputs((name) => core.getInput(name), env)
+  const members = getPromotions((name) => core.getInput(name), env)
+  return { members, set: core.getInput('images').trim() !== '' }
 }
 
 /**

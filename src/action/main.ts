@@ -2,11 +2,20 @@
 import * as core from '@actions/core'
 import { setMaxListeners } from 'node:events'
 import { writeSummary } from './summary.js'
+import { writeSetSummary } from './set-summary.js'
+import {
+  nameOf,
+  newSetProgress,
+  promoteSet,
+  type SetMember,
+  type SetProgress,
+  type SetResult
+} from '../promotion/set.js'
 import type { Inputs } from '../promotion/options.js'
 import { readInputs, unknownInputWarnings } from './inputs.js'
 import { newProgress, promote, type PromoteResult, type Reporter } from '../promotion/promote.js'
 import { lazySdk } from '../aws/sdk.js'
-import { referrersOutput, totals } from '../promotion/report.js'
+import { imagesOutput, referrersOutput, totals } from '../promotion/report.js'
 import { readNetworkEnvironment } from '../registry/index.js'
 
 /** After a cancel, the process ends within this even if something is still winding down. */
@@ -56,20 +65,34 @@ export async function run(): Promise<void> {
   process.once('SIGTERM', cancel)
   let result: PromoteResult | undefined
   let failure: Error | undefined
+  let set: { members: SetMember[]; progress: SetProgress; result?: SetResult } | undefined
   try {
-    inputs = readInputs()
+    const read = readInputs()
     for (const warning of unknownInputWarnings()) core.warning(warning)
-    result = await promote(inputs, {
+    const options = {
       reporter: createReporter(progress),
       signal: controller.signal,
-      onSecret: (secret) => core.setSecret(secret),
-      getIdToken: (audience) => core.getIDToken(audience),
+      onSecret: (secret: string) => core.setSecret(secret),
+      getIdToken: (audience: string) => core.getIDToken(audience),
       network: readNetworkEnvironment(),
-      sdk: lazySdk,
-      progress
-    })
-    publish(result)
-    core.info(totals(result))
+      sdk: lazySdk
+    }
+    if (read.set) {
+      set = { members: read.members, progress: newSetProgress(read.members) }
+      // The set's phase is its first image's: enough for the safety net's message.
+      set.progress.members[0].progress = progress
+      set.result = await promoteSet(read.members, options, set.progress)
+      publishSet(set.result)
+      for (const image of set.result.images) core.info(totals(image))
+      core.info(
+        `release set: ${set.result.result}; ${set.result.images.map((r, i) => `${nameOf(read.members[i])} ${r.result}`).join(', ')}`
+      )
+    } else {
+      inputs = read.members[0].inputs
+      result = await promote(inputs, { ...options, progress })
+      publish(result)
+      core.info(totals(result))
+    }
   } catch (error) {
     failure = error instanceof Error ? error : new Error(String(error))
     if (controller.signal.aborted) {
@@ -83,7 +106,8 @@ export async function run(): Promise<void> {
     if (core.isDebug() && failure.stack) core.debug(failure.stack)
   }
   try {
-    if (inputs) await writeSummary({ inputs, result, progress, error: failure })
+    if (set) await writeSetSummary({ ...set, error: failure })
+    else if (inputs) await writeSummary({ inputs, result, progress, error: failure })
   } catch (error) {
     core.warning(`could not write the job summary: ${(error as Error).message}`)
   } finally {
@@ -106,6 +130,12 @@ function createReporter(progress: { phase: string }): Reporter {
       return core.group(name, task)
     }
   }
+}
+
+function publishSet(set: SetResult): void {
+  publish(set.images[0])
+  core.setOutput('result', set.result)
+  core.setOutput('images', JSON.stringify(imagesOutput(set)))
 }
 
 function publish(result: PromoteResult): void {

@@ -116,7 +116,8 @@ function tagTable(result: PromoteResult | undefined, progress: Progress, error?:
       `${code(t.tag)}${t.floating ? ' (floating)' : ''}`,
       t.before ? code(t.before) : '—',
       escape(t.outcome.replace('-', ' ')) +
-        (t.outcome === 'overwritten' || t.outcome === 'moved' ? ` (was ${code(short(t.before))})` : '')
+        (t.outcome === 'overwritten' || t.outcome === 'moved' ? ` (was ${code(short(t.before))})` : '') +
+        (t.reason ? `: ${escape(t.reason)}` : '')
     ])
   }
   if (!error || !progress.states) return []

@@ -43,6 +43,8 @@ export interface CommandLine {
   webIdentityTokenFile?: string
   /** Which password, if any, comes from stdin. */
   passwordFromStdin?: 'source-password' | 'destination-password'
+  /** --images: a file of SOURCE DESTINATION lines, or - for stdin. */
+  imagesFile?: string
 }
 
 export function envName(option: string): string {
@@ -118,6 +120,8 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
     if (name === 'source') return positional[0] ?? fromEnv('source')
     if (name === 'destination') return positional[1] ?? fromEnv('destination')
     if (name === 'dry-run') return flag('dry-run') ?? fromEnv('dry-run')
+    // --images names a file; the environment variable holds the lines themselves.
+    if (name === 'images') return flag('images') === undefined ? fromEnv('images') : ''
     return flag(name) ?? fromEnv(name)
   }
   const optional = (name: string): string | undefined => (flag(name) ?? fromEnv(name)).trim() || undefined
@@ -130,7 +134,8 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
     resultsDir: optional('results-dir'),
     webIdentityTokenEnv: optional('web-identity-token-env'),
     webIdentityTokenFile: optional('web-identity-token-file'),
-    passwordFromStdin: stdin[0]
+    passwordFromStdin: stdin[0],
+    imagesFile: flag('images')?.trim() || undefined
   }
 }
 

@@ -4,9 +4,10 @@
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setMaxListeners } from 'node:events'
-import { getInputs, InputError, type Inputs } from '../promotion/options.js'
+import { getPromotions, InputError, type Inputs } from '../promotion/options.js'
+import { promoteSet, type SetMember, type SetResult } from '../promotion/set.js'
 import { failureKind, promote, type PromoteResult, type Reporter } from '../promotion/promote.js'
-import { resultRecord, totals } from '../promotion/report.js'
+import { imagesOutput, resultRecord, totals } from '../promotion/report.js'
 import { ProxyAwareDispatcher, readNetworkEnvironment, readProxyEnvironment } from '../registry/index.js'
 import { envName, parseCommandLine, UsageError, type CommandLine } from './args.js'
 import { HELP, VERSION } from './help.js'
@@ -38,12 +39,15 @@ export async function runCli(
   const err = (line: string): void => streams.stderr(`${redact.text(line)}\n`)
   let command: CommandLine
   let inputs: Inputs
+  let members: SetMember[] | undefined
   try {
     command = parseCommandLine(argv, env)
     if (command.help) return (streams.stdout(HELP), EXIT.ok)
     if (command.version) return (streams.stdout(`${VERSION}\n`), EXIT.ok)
-    const read = passwordReader(command, env, streams, redact)
-    inputs = getInputs(read, env)
+    const read = imagesReader(command, streams, passwordReader(command, env, streams, redact))
+    const promotions = getPromotions(read, env)
+    inputs = promotions[0].inputs
+    if (read('images').trim()) members = promotions
     checkTokenSource(command, inputs, env)
   } catch (error) {
     if (error instanceof UsageError || error instanceof InputError) {
@@ -71,16 +75,24 @@ export async function runCli(
   const dispatcher = new ProxyAwareDispatcher(readProxyEnvironment(env), network)
   const inActions = env.GITHUB_ACTIONS === 'true'
   try {
-    const result = await promote(inputs, {
+    const options = {
       reporter: createReporter(err, inActions, env),
       signal: controller.signal,
       dispatcher,
       network,
       sdk: bundledSdk,
-      onSecret: (secret) => redact.add(secret),
+      onSecret: (secret: string) => redact.add(secret),
       getIdToken: idTokenSource(command, env, dispatcher),
-      tokenSource: command.webIdentityTokenEnv || command.webIdentityTokenFile ? 'other' : 'github'
-    })
+      tokenSource: (command.webIdentityTokenEnv || command.webIdentityTokenFile ? 'other' : 'github') as
+        'other' | 'github'
+    }
+    if (members) {
+      const set = await promoteSet(members, options)
+      for (const image of set.images) err(totals(image))
+      writeSetResults(command, set, streams, redact)
+      return EXIT.ok
+    }
+    const result = await promote(inputs, options)
     writeResults(command, result, streams, redact)
     return EXIT.ok
   } catch (error) {
@@ -123,6 +135,28 @@ function passwordReader(command: CommandLine, env: NodeJS.ProcessEnv, streams: S
   }
   return (name: string): string =>
     name === command.passwordFromStdin ? (fromStdin ?? '') : command.read(name)
+}
+
+/**
+ * `--images FILE` (or `-` for stdin) holds the set's lines; the options model reads their text. The
+ * environment variable ECR_PROMOTE_IMAGES holds the lines themselves.
+ */
+function imagesReader(command: CommandLine, streams: Streams, read: (name: string) => string) {
+  const flag = command.imagesFile
+  if (!flag) return read
+  if (flag === '-' && command.passwordFromStdin) {
+    throw new UsageError(
+      `--images - and --${command.passwordFromStdin}-stdin: standard input holds one of them`
+    )
+  }
+  let text: string
+  try {
+    text = flag === '-' ? streams.stdin() : readFileSync(flag, 'utf8')
+  } catch (error) {
+    throw new UsageError(`--images ${flag}: cannot read it (${(error as Error).message})`)
+  }
+  if (!text.trim()) throw new UsageError(`--images ${flag}: it is empty; one SOURCE DESTINATION per line`)
+  return (name: string): string => (name === 'images' ? text : read(name))
 }
 
 /** A role needs a token from somewhere: the flags, or GitHub's OIDC endpoint when run in Actions. */
@@ -186,6 +220,31 @@ function createReporter(err: (line: string) => void, inActions: boolean, env: No
       }
     }
   }
+}
+
+function writeSetResults(command: CommandLine, set: SetResult, streams: Streams, redact: Redactor): void {
+  const line =
+    command.output === 'json'
+      ? JSON.stringify({ result: set.result, images: imagesOutput(set), durationMs: set.durationMs })
+      : `release set: result ${set.result}; ${set.images.map((r) => `${r.repository} ${r.result}`).join(', ')}`
+  streams.stdout(`${redact.text(line)}\n`)
+  if (command.dotenv) {
+    const first = set.images[0]
+    const lines = [
+      `ECR_PROMOTE_DIGEST=${first.digest}`,
+      `ECR_PROMOTE_IMAGE=${first.image}`,
+      `ECR_PROMOTE_RESULT=${set.result}`,
+      `ECR_PROMOTE_TAGS=${first.tags.join(',')}`
+    ]
+    appendFileSync(command.dotenv, `${redact.text(lines.join('\n'))}\n`)
+  }
+  if (command.resultsDir)
+    writeResults(
+      { ...command, output: 'text', dotenv: undefined },
+      set.images[0],
+      { ...streams, stdout: () => undefined },
+      redact
+    )
 }
 
 function writeResults(command: CommandLine, result: PromoteResult, streams: Streams, redact: Redactor): void {

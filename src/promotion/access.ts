@@ -55,7 +55,9 @@ export function logIn(
     const registry = ecr[i]
     if (!registry) return side.explicit
     try {
-      return await aws.ecrLogin(registry, side.ref.registry)
+      const login = () => aws.ecrLogin(registry, side.ref.registry)
+      // A release set logs in to each ECR registry once.
+      return await (options.shared ? options.shared.login(side.ref.registry, login) : login())
     } catch (error) {
       throw wrap(`log in to ${side.name} ${side.ref.registry}`, error)
     }

@@ -27,6 +27,10 @@ export interface Inputs {
   tags: string[]
   /** Always moved to the promoted digest, after the guarded tags. */
   floatingTags: string[]
+  /** `floating-tags: auto`: latest, MAJOR, MAJOR.MINOR, each moved only to the newest release. */
+  floatingAuto: boolean
+  /** What the inputs were taken to mean, for the log (`latest` in tags is floating). */
+  notes: string[]
   ifExists: IfExists
   sourceCredentials?: Credentials
   destinationCredentials?: Credentials
@@ -70,6 +74,7 @@ export const INPUT_NAMES = [
   'source-password',
   'destination-username',
   'destination-password',
+  'images',
   'dry-run',
   'referrers',
   'concurrency',
@@ -79,6 +84,80 @@ export const INPUT_NAMES = [
   'role-duration-seconds',
   'aws-region'
 ] as const
+
+export interface ImageLine {
+  /** 1-based line number in the `images` input. */
+  line: number
+  source: string
+  destination: string
+}
+
+/** `SOURCE DESTINATION` per line; blank lines and `#` comments ignored. */
+export function parseImageLines(raw: string): ImageLine[] {
+  const lines: ImageLine[] = []
+  raw.split(/\r?\n/).forEach((text, i) => {
+    const content = text.replace(/(^|\s)#.*$/, '').trim()
+    if (!content) return
+    const fields = content.split(/\s+/)
+    if (fields.length !== 2) {
+      throw new InputError(
+        'images',
+        `line ${i + 1} is "${printable(content)}"; each line is SOURCE DESTINATION, separated by white space`
+      )
+    }
+    lines.push({ line: i + 1, source: fields[0], destination: fields[1] })
+  })
+  if (!lines.length) throw new InputError('images', 'has no SOURCE DESTINATION line')
+  return lines
+}
+
+/**
+ * The promotions the inputs ask for: one (source and destination), or one per line of `images`,
+ * each with every other input. An error in a line names the line.
+ */
+export function getPromotions(
+  read: Read,
+  env: NodeJS.ProcessEnv = process.env
+): { inputs: Inputs; line?: number }[] {
+  const raw = read('images')
+  if (!raw.trim()) return [{ inputs: getInputs(read, env) }]
+  for (const name of ['source', 'destination']) {
+    if (read(name).trim()) {
+      throw new InputError('images', `is given together with ${name}; give images, or source and destination`)
+    }
+  }
+  const promotions = parseImageLines(raw).map(({ line, source, destination }) => {
+    const lineRead: Read = (name) =>
+      name === 'source' ? source : name === 'destination' ? destination : read(name)
+    try {
+      return { inputs: getInputs(lineRead, env), line }
+    } catch (error) {
+      if (
+        error instanceof InputError &&
+        ['source', 'destination', 'tags', 'floating-tags'].includes(error.input)
+      ) {
+        throw new InputError('images', `line ${line}: ${error.input} ${error.rule}`)
+      }
+      throw error
+    }
+  })
+  // Two lines writing one tag would race; say which.
+  const seen = new Map<string, number>()
+  for (const { inputs, line } of promotions) {
+    for (const tag of [...inputs.tags, ...inputs.floatingTags]) {
+      const key = `${displayRegistryName(inputs.destination.registry)}/${inputs.destination.repository}:${tag}`
+      const before = seen.get(key)
+      if (before !== undefined) {
+        throw new InputError(
+          'images',
+          `line ${line} writes ${printable(key, 200)}, as line ${before} does; each tag once`
+        )
+      }
+      seen.set(key, line)
+    }
+  }
+  return promotions
+}
 
 export function getInputs(read: Read, env: NodeJS.ProcessEnv = process.env): Inputs {
   // The front has masked the passwords already (the action registers them with the runner first).
@@ -101,8 +180,32 @@ export function getInputs(read: Read, env: NodeJS.ProcessEnv = process.env): Inp
   }
   if (isDockerHub(destination.registry)) checkDockerHubRepository(destination.repository)
 
-  let tags = splitTags(read, 'tags')
-  if (tags === undefined) {
+  const notes: string[] = []
+  const floating = splitTags(read, 'floating-tags', true) ?? []
+  const floatingAuto = floating.some((t) => t.toLowerCase() === 'auto')
+  const floatingTags = floating.filter((t) => t.toLowerCase() !== 'auto')
+  let tags = splitTags(read, 'tags', false, destination)
+  for (const tag of floatingTags) {
+    if (tags?.includes(tag))
+      throw new InputError('floating-tags', `repeats "${tag}", which is already in "tags"`)
+  }
+  if (tags?.includes('latest')) {
+    // docker/metadata-action puts `latest` among the tags; guarding it would fail the next release.
+    tags = tags.filter((t) => t !== 'latest')
+    if (floatingAuto) {
+      notes.push('"latest" in tags follows the newest-release rule of floating-tags: auto')
+    } else {
+      if (!floatingTags.includes('latest')) floatingTags.push('latest')
+      notes.push('"latest" in tags is treated as floating: moved to the promoted digest, never guarded')
+    }
+    if (!tags.length && !destination.tag) {
+      throw new InputError(
+        'tags',
+        'has only "latest", which is floating; name a release tag to guard as well'
+      )
+    }
+  }
+  if (tags === undefined || (!tags.length && destination.tag)) {
     const fallback = destination.tag ?? source.tag
     if (!fallback) {
       throw new InputError(
@@ -115,7 +218,6 @@ export function getInputs(read: Read, env: NodeJS.ProcessEnv = process.env): Inp
     // A tag on the destination and a tags list together: write both, the destination's first.
     tags = [destination.tag, ...tags]
   }
-  const floatingTags = splitTags(read, 'floating-tags') ?? []
   for (const tag of floatingTags) {
     if (tags.includes(tag))
       throw new InputError('floating-tags', `repeats "${tag}", which is already in "tags"`)
@@ -144,6 +246,8 @@ export function getInputs(read: Read, env: NodeJS.ProcessEnv = process.env): Inp
     destination,
     tags,
     floatingTags,
+    floatingAuto,
+    notes,
     ifExists: ifExistsRaw as IfExists,
     sourceCredentials: credentials(read, 'source', sourcePassword),
     destinationCredentials: credentials(read, 'destination', destinationPassword),
@@ -231,15 +335,25 @@ function parseImage(read: Read, name: string): Reference {
   }
 }
 
-/** Splits on newlines and commas; undefined when the input is not set at all. */
-export function splitTags(read: Read, name: string): string[] | undefined {
+/**
+ * Splits on newlines and commas; undefined when the input is not set at all. `auto` is let through
+ * where it means something (floating-tags). With a destination, an entry may be a full reference
+ * (docker/metadata-action's output): one for the destination's repository gives its tag.
+ */
+export function splitTags(
+  read: Read,
+  name: string,
+  allowAuto = false,
+  destination?: Reference
+): string[] | undefined {
   const raw = read(name)
   if (raw.trim() === '') return undefined
   const tags: string[] = []
   for (const part of raw.split(/[\n,]/)) {
-    const tag = part.replace(/\r$/, '').trim()
+    let tag = part.replace(/\r$/, '').trim()
     if (tag === '') continue
-    if (!isValidTag(tag)) {
+    if (destination && /[/:@]/.test(tag)) tag = tagOfReference(name, tag, destination) ?? tag
+    if (!isValidTag(tag) && !(allowAuto && tag.toLowerCase() === 'auto')) {
       throw new InputError(
         name,
         `has "${printable(tag)}"; a tag is 1 to 128 characters of letters, digits, _ . - and does not start with . or -`
@@ -249,6 +363,34 @@ export function splitTags(read: Read, name: string): string[] | undefined {
   }
   if (tags.length === 0) throw new InputError(name, 'has no tag after splitting on commas and newlines')
   return tags
+}
+
+/** The tag of `acme/app:1.4.2` when the destination is that repository; anything else is an error. */
+function tagOfReference(name: string, value: string, destination: Reference): string | undefined {
+  let ref: Reference
+  try {
+    ref = parseReference(value)
+  } catch (error) {
+    // Not a reference either: the caller reports it as the bad tag it is.
+    if (error instanceof InvalidReferenceError) return undefined
+    throw error
+  }
+  const where = `${displayRegistryName(destination.registry)}/${destination.repository}`
+  if (ref.registry !== destination.registry || ref.repository !== destination.repository) {
+    throw new InputError(
+      name,
+      `has "${printable(value)}", a reference to ${displayRegistryName(ref.registry)}/${ref.repository}, ` +
+        `not to the destination ${where}; give only the destination's references, or bare tags`
+    )
+  }
+  if (ref.digest || !ref.tag) {
+    throw new InputError(name, `has "${printable(value)}", which names no tag (a digest is the source's)`)
+  }
+  return ref.tag
+}
+
+function displayRegistryName(registry: string): string {
+  return isDockerHub(registry) ? 'docker.io' : registry
 }
 
 function credentials(read: Read, side: string, password: string): Credentials | undefined {

@@ -6,12 +6,15 @@ import { accessHint, explainTagCheck } from './hints.js'
 import { proveWriteAccess } from './access.js'
 import { displayReference, displayRegistry, PromotionError, wrap } from './errors.js'
 import { checkTags } from './tags.js'
+import { decideFloating, deriveFloatingTags } from './floating.js'
 import type { TrustCopy, TrustResult } from './trust.js'
 import type { Progress, PromoteResult, Reporter, TagOutcome } from './promote.js'
 import {
   copyContent,
+  listTags,
   requireManifest,
   type CopyStats,
+  type Limiter,
   type Manifest,
   type RegistryClient
 } from '../registry/index.js'
@@ -27,7 +30,13 @@ export async function resolveAndCheck(
   sourceReady: Promise<RegistryClient>,
   destinationReady: Promise<RegistryClient>,
   destScopes: string[]
-): Promise<{ root: Manifest; states: TagState[]; src: RegistryClient; dst: RegistryClient }> {
+): Promise<{
+  root: Manifest
+  states: TagState[]
+  src: RegistryClient
+  dst: RegistryClient
+  stays: { state: TagState; reason: string }[]
+}> {
   progress.phase = 'resolve the source and check the destination tags'
   const sourceRef = inputs.source.digest ?? inputs.source.tag ?? ''
   const resolving = sourceReady.then((client) =>
@@ -39,11 +48,26 @@ export async function resolveAndCheck(
       )
     })
   )
+  const derived = inputs.floatingAuto ? deriveFloatingTags(inputs.tags) : undefined
+  if (inputs.floatingAuto && !derived) {
+    reporter.warning(
+      `floating-tags: auto: none of the tags (${inputs.tags.join(', ')}) is a semantic version ` +
+        '(1.4.2 or v1.4.2), so no floating tag is derived'
+    )
+  }
+  // An explicit floating tag is always moved, even one auto would derive too.
+  const explicit = new Set([...inputs.tags, ...inputs.floatingTags])
+  const derivedTags = (derived?.tags ?? []).map((t) => t.tag).filter((t) => !explicit.has(t))
   const wanted = [
     ...inputs.tags.map((tag) => ({ tag, floating: false })),
-    ...inputs.floatingTags.map((tag) => ({ tag, floating: true }))
+    ...[...inputs.floatingTags, ...derivedTags].map((tag) => ({ tag, floating: true }))
   ]
   const where = `destination ${displayRegistry(inputs.destination.registry)}`
+  // The tag list (not a Docker Hub pull) tells which releases the destination has.
+  const listing = derivedTags.length
+    ? destinationReady.then((client) => listTags(client, inputs.destination.repository, destScopes))
+    : Promise.resolve(undefined)
+  listing.catch(() => undefined)
   const checking = destinationReady.then((client) =>
     client.auth
       .authorization(destScopes)
@@ -60,7 +84,30 @@ export async function resolveAndCheck(
         )
       })
   )
-  const [root, states, src, dst] = await Promise.all([resolving, checking, sourceReady, destinationReady])
+  const [root, checked, src, dst] = await Promise.all([resolving, checking, sourceReady, destinationReady])
+  let states = checked
+  const stays: { state: TagState; reason: string }[] = []
+  if (derived && derivedTags.length) {
+    const repository = `${displayRegistry(inputs.destination.registry)}/${inputs.destination.repository}`
+    const existing = await listing.catch((error: unknown) => {
+      throw wrap(`list the tags of ${repository} (floating-tags: auto)`, error)
+    })
+    if (!existing) {
+      throw new PromotionError(
+        `floating-tags: auto needs the tag list of ${repository} to know the newest release, and the ` +
+          'registry would not list it (ECR: allow ecr:ListImages); nothing was written. Name the floating tags instead',
+        { kind: 'access' }
+      )
+    }
+    for (const decision of decideFloating(derived, existing)) {
+      if (!derivedTags.includes(decision.tag)) continue
+      reporter.info(`floating tag ${decision.reason}`)
+      if (decision.moves) continue
+      const state = states.find((s) => s.tag === decision.tag)
+      if (state) stays.push({ state, reason: decision.reason })
+      states = states.filter((s) => s.tag !== decision.tag)
+    }
+  }
   progress.digest = root.digest
   progress.mediaType = root.mediaType
   progress.states = states
@@ -69,7 +116,7 @@ export async function resolveAndCheck(
     const now = state.current ? `points at ${state.current}` : 'does not exist'
     reporter.info(`destination tag ${state.tag}${state.floating ? ' (floating)' : ''} ${now}`)
   }
-  return { root, states, src, dst }
+  return { root, states, src, dst, stays }
 }
 
 /**
@@ -84,7 +131,8 @@ export async function copyAfterProof(
   decision: Decision,
   reporter: Reporter,
   progress: Progress,
-  trust?: TrustCopy
+  trust?: TrustCopy,
+  limiter?: Limiter
 ): Promise<CopyStats> {
   const destRepo = inputs.destination.repository
   progress.phase = inputs.dryRun ? 'check content (dry run)' : 'prove write access and copy content'
@@ -97,6 +145,7 @@ export async function copyAfterProof(
       root,
       rootPresent: decision.alreadyThere.length > 0,
       concurrency: inputs.concurrency,
+      limiter,
       dryRun: inputs.dryRun,
       writeGate: gate,
       stats: progress.copy

@@ -18,6 +18,7 @@ import {
 import { confirm, writeTags } from './tags.js'
 import { carryTrust, copyAfterProof, outcomesFor, resolveAndCheck } from './phases.js'
 import { subjectsOf, TrustCopy, type ReferrerEntry, type TrustResult } from './trust.js'
+import type { SharedSession } from './shared.js'
 import {
   emptyCopyStats,
   ProxyAwareDispatcher,
@@ -25,6 +26,7 @@ import {
   RegistryClient,
   repositoryScope,
   type CopyStats,
+  type Credentials,
   type Logger,
   type NetworkOptions,
   type RateLimit
@@ -42,6 +44,8 @@ export type TagOutcome =
   | 'not-written'
   | 'would-write'
   | 'would-overwrite'
+  /** A floating tag floating-tags: auto leaves where it is (an older release was promoted). */
+  | 'stays'
 
 export interface Reporter extends Logger {
   group<T>(name: string, task: () => Promise<T>): Promise<T>
@@ -81,6 +85,8 @@ export interface PromoteOptions {
   network?: Partial<NetworkOptions>
   /** Filled as the promotion goes (the caller reads it when the promotion fails). */
   progress?: Progress
+  /** A release set's clients, logins and concurrency budget, shared by its promotions. */
+  shared?: SharedSession
 }
 
 export interface PromoteResult {
@@ -94,7 +100,7 @@ export interface PromoteResult {
   dryRun: boolean
   /** Tags that point at the digest when the run ends. */
   tags: string[]
-  tagOutcomes: { tag: string; floating: boolean; before?: string; outcome: TagOutcome }[]
+  tagOutcomes: { tag: string; floating: boolean; before?: string; outcome: TagOutcome; reason?: string }[]
   platforms: string[]
   platformEntries: PlatformEntry[]
   /** What refers to the image (signatures, SBOMs, attestations) and what this run did with each. */
@@ -108,7 +114,35 @@ export interface PromoteResult {
   durationMs: number
 }
 
+/** A promotion made ready: content copied, tags not yet written. */
+export interface Staged {
+  /** Writes the tags when any are due (nothing in a skip, an unchanged run or a dry run). */
+  commit(): Promise<PromoteResult>
+  /** Closes what the promotion opened; `failed` drops work still in flight. */
+  close(failed: boolean): Promise<void>
+  /** The tags commit will write, in order. */
+  pending: string[]
+  progress: Progress
+}
+
 export async function promote(inputs: Inputs, options: PromoteOptions): Promise<PromoteResult> {
+  const staged = await stagePromotion(inputs, options)
+  let failed = true
+  try {
+    const result = await staged.commit()
+    failed = false
+    return result
+  } finally {
+    await staged.close(failed)
+  }
+}
+
+/**
+ * Everything before the tags: log in, resolve, check, decide, prove write access, copy the content
+ * and what refers to it. A failure closes what was opened and throws; success leaves the tags to
+ * `commit` (a release set commits only once every image is staged).
+ */
+export async function stagePromotion(inputs: Inputs, options: PromoteOptions): Promise<Staged> {
   const started = Date.now()
   const { reporter } = options
   const progress = options.progress ?? newProgress()
@@ -123,21 +157,37 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
   const done = new AbortController()
   const signal = options.signal ? AbortSignal.any([options.signal, done.signal]) : done.signal
   setMaxListeners(0, done.signal, signal)
+  const close = async (failed: boolean): Promise<void> => {
+    // On success everything started has been awaited; on failure, work started alongside the step
+    // that failed must not go on.
+    if (failed) done.abort(new PromotionError('the promotion has failed'))
+    if (!options.shared) await Promise.all([source?.close(), destination?.close()])
+    // A failed run may leave connections half-open (a stalled proxy): drop them rather than wait.
+    if (!options.dispatcher) await (done.signal.aborted ? dispatcher.destroy() : dispatcher.close())
+  }
+  const ready = (result: Promise<PromoteResult>, pending: string[] = []): Staged => {
+    result.catch(() => undefined)
+    return { commit: () => result, close, pending, progress }
+  }
 
   try {
     progress.phase = 'log in'
     // Each side starts as soon as its own login is done: the destination's token and tag checks run
     // while the source's AWS login and manifest are still on their way.
     const [sourceLogin, destinationLogin] = logIn(inputs, options, dispatcher)
-    const sourceReady = sourceLogin.then(
-      (c) => (source = createClient(inputs.source, c, options, dispatcher, signal))
-    )
-    const destinationReady = destinationLogin.then(
-      (c) => (destination = createClient(inputs.destination, c, options, dispatcher, signal))
-    )
+    const client = (side: 'source' | 'destination', credentials: Credentials | undefined) =>
+      options.shared
+        ? options.shared.client(side, inputs[side], credentials, () =>
+            createClient(inputs[side], credentials, options, dispatcher, options.shared!.signal)
+          )
+        : createClient(inputs[side], credentials, options, dispatcher, signal)
+    const sourceReady = sourceLogin.then((c) => (source = client('source', c)))
+    const destinationReady = destinationLogin.then((c) => (destination = client('destination', c)))
 
-    const { root, states, src, dst } = await reporter.group('Resolve source and check destination tags', () =>
-      resolveAndCheck(inputs, reporter, progress, sourceReady, destinationReady, destScopes)
+    for (const note of inputs.notes) reporter.info(note)
+    const { root, states, src, dst, stays } = await reporter.group(
+      'Resolve source and check destination tags',
+      () => resolveAndCheck(inputs, reporter, progress, sourceReady, destinationReady, destScopes)
     )
     const decision = decide(root.digest, states, inputs.ifExists)
     // Platforms are for the report: read them while the copy runs.
@@ -166,7 +216,16 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
         referrersChecked: inputs.referrers,
         result,
         tags,
-        tagOutcomes: outcomes,
+        tagOutcomes: [
+          ...outcomes,
+          ...stays.map(({ state, reason }) => ({
+            tag: state.tag,
+            floating: true,
+            before: state.current,
+            outcome: 'stays' as const,
+            reason
+          }))
+        ],
         copy,
         requests: { source: src.stats.requests, destination: dst.stats.requests },
         rateLimits: { source: src.rateLimit, destination: dst.rateLimit },
@@ -185,7 +244,9 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
       reporter.info(
         `skipped: ${describeConflicts(root.digest, decision.conflicts)} (if-exists: skip); nothing was written`
       )
-      return finish('skipped', decision.alreadyThere, outcomesFor(root.digest, states, decision, 'skip'))
+      return ready(
+        finish('skipped', decision.alreadyThere, outcomesFor(root.digest, states, decision, 'skip'))
+      )
     }
     // What refers to the image is looked for now, beside the copy; it lands before any user tag.
     const trust = inputs.referrers
@@ -196,7 +257,8 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
           root,
           subjects: subjectsOf(root),
           stats: progress.copy,
-          log: reporter
+          log: reporter,
+          limiter: options.shared?.limiter
         })
       : undefined
 
@@ -204,64 +266,77 @@ export async function promote(inputs: Inputs, options: PromoteOptions): Promise<
       const carried = trust && (await carryTrust(trust, dst, inputs, reporter, progress, true))
       if (!carried?.changed) {
         reporter.info(`unchanged: every tag already points at ${root.digest}; nothing to do`)
-        return finish(
-          'unchanged',
-          decision.alreadyThere,
-          outcomesFor(root.digest, states, decision, 'unchanged'),
-          undefined,
-          carried
+        return ready(
+          finish(
+            'unchanged',
+            decision.alreadyThere,
+            outcomesFor(root.digest, states, decision, 'unchanged'),
+            undefined,
+            carried
+          )
         )
       }
       const verb = inputs.dryRun ? 'would copy' : 'copied'
       reporter.info(`every tag already points at ${root.digest}; ${verb} what refers to it; tags untouched`)
-      return finish(
-        'copied',
-        decision.alreadyThere,
-        outcomesFor(root.digest, states, decision, 'unchanged'),
-        progress.copy,
-        carried
+      return ready(
+        finish(
+          'copied',
+          decision.alreadyThere,
+          outcomesFor(root.digest, states, decision, 'unchanged'),
+          progress.copy,
+          carried
+        )
       )
     }
 
-    const copy = await copyAfterProof(src, dst, inputs, root, decision, reporter, progress, trust)
+    const copy = await copyAfterProof(
+      src,
+      dst,
+      inputs,
+      root,
+      decision,
+      reporter,
+      progress,
+      trust,
+      options.shared?.limiter
+    )
     const carried =
       trust && (await carryTrust(trust, dst, inputs, reporter, progress, decision.alreadyThere.length > 0))
 
     if (inputs.dryRun) {
       reporter.info(`dry run: would write tags ${decision.write.join(', ')}; nothing was written`)
-      return finish(
-        'copied',
-        decision.alreadyThere,
-        outcomesFor(root.digest, states, decision, 'dry-run'),
-        copy,
-        carried
+      return ready(
+        finish(
+          'copied',
+          decision.alreadyThere,
+          outcomesFor(root.digest, states, decision, 'dry-run'),
+          copy,
+          carried
+        )
       )
     }
 
-    progress.phase = 'write tags'
-    const note = copy.foreign.count
-      ? `all content is present except ${copy.foreign.count} foreign layer(s), which are served from their URLs`
-      : 'all content is present'
-    await reporter.group('Write tags', () =>
-      writeTags(dst, destRepo, root, states, decision.write, reporter, progress.written, note).catch(
-        (error: unknown) => {
-          throw wrap(`destination ${repository}`, error)
-        }
+    const commit = async (): Promise<PromoteResult> => {
+      progress.phase = 'write tags'
+      const note = copy.foreign.count
+        ? `all content is present except ${copy.foreign.count} foreign layer(s), which are served from their URLs`
+        : 'all content is present'
+      await reporter.group('Write tags', () =>
+        writeTags(dst, destRepo, root, states, decision.write, reporter, progress.written, note).catch(
+          (error: unknown) => {
+            throw wrap(`destination ${repository}`, error)
+          }
+        )
       )
-    )
-    progress.phase = 'confirm'
-    await confirm(dst, destRepo, decision.write[0], root.digest, destScopes)
-    reporter.info(`confirmed: ${destRepo}:${decision.write[0]} serves ${root.digest}`)
-    const tags = states.map((s) => s.tag)
-    return finish('copied', tags, outcomesFor(root.digest, states, decision, 'copy'), copy, carried)
+      progress.phase = 'confirm'
+      await confirm(dst, destRepo, decision.write[0], root.digest, destScopes)
+      reporter.info(`confirmed: ${destRepo}:${decision.write[0]} serves ${root.digest}`)
+      const tags = states.map((s) => s.tag)
+      return finish('copied', tags, outcomesFor(root.digest, states, decision, 'copy'), copy, carried)
+    }
+    return { commit, close, pending: decision.write, progress }
   } catch (error) {
-    // On success everything started has been awaited; on failure, work started alongside the step
-    // that failed must not go on.
-    done.abort(new PromotionError('the promotion has failed'))
+    await close(true)
     throw error
-  } finally {
-    await Promise.all([source?.close(), destination?.close()])
-    // A failed run may leave connections half-open (a stalled proxy): drop them rather than wait.
-    if (!options.dispatcher) await (done.signal.aborted ? dispatcher.destroy() : dispatcher.close())
   }
 }

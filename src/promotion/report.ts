@@ -1,6 +1,7 @@
 // The promotion's result in words and as data, the same for every front.
-import { formatBytes, formatDuration, type RateLimit } from '../registry/index.js'
+import { formatBytes, formatDuration, formatReference, type RateLimit } from '../registry/index.js'
 import type { PromoteResult } from './promote.js'
+import type { SetResult } from './set.js'
 
 /** The one closing line: result, digest, blobs, manifests, requests, rate limits, time, memory. */
 export function totals(result: PromoteResult): string {
@@ -78,4 +79,17 @@ export function referrersOutput(
       kind,
       ...(tag ? { tag } : {})
     }))
+}
+
+/** The `images` output of a release set: one object per line. */
+export function imagesOutput(set: SetResult): Record<string, unknown>[] {
+  return set.images.map((r, i) => ({
+    source: formatReference(set.members[i].inputs.source),
+    destination: r.repository,
+    digest: r.digest,
+    image: r.image,
+    result: r.result,
+    tags: r.tags,
+    platforms: r.platforms
+  }))
 }

@@ -12,6 +12,7 @@ import {
   type AttachmentPlan,
   type CopyStats,
   type Discovery,
+  type Limiter,
   type Logger,
   type Manifest,
   type RegistryClient,
@@ -45,6 +46,8 @@ interface Sides {
   subjects: string[]
   stats: CopyStats
   log: Logger
+  /** A release set's shared budget. */
+  limiter?: Limiter
 }
 
 /** Discovery at the source and the plan at the destination, started now; writing waits for `write`. */
@@ -91,6 +94,7 @@ export class TrustCopy {
         destination: { client: dst, repository: inputs.destination.repository },
         root,
         concurrency: inputs.concurrency,
+        limiter: this.sides.limiter,
         dryRun: inputs.dryRun,
         writeGate,
         stats

@@ -1,5 +1,6 @@
 // The copy engine's vocabulary: where to copy from and to, how, and what it did.
 import type { Manifest } from './fetch.js'
+import type { Limiter } from './limit.js'
 import type { RegistryClient } from './transport.js'
 
 export type UploadMode = 'monolithic' | 'chunked'
@@ -18,6 +19,8 @@ export interface CopyOptions {
   rootPresent?: boolean
   /** Transfers (blob HEAD/copy, manifest HEAD/GET) at once. */
   concurrency: number
+  /** A budget shared with other copies (a release set's); replaces `concurrency`. */
+  limiter?: Limiter
   dryRun?: boolean
   /** How blobs are uploaded; `monolithic` falls back to `chunked` on a registry that refuses it. */
   uploadMode?: UploadMode

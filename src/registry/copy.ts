@@ -42,7 +42,7 @@ export class CopyEngine {
   private readonly copier: BlobCopier
 
   constructor(private readonly options: CopyOptions) {
-    this.limit = createLimiter(options.concurrency)
+    this.limit = options.limiter ?? createLimiter(options.concurrency)
     this.stats = options.stats ?? emptyCopyStats()
     this.copier = new BlobCopier(options, this.stats)
   }

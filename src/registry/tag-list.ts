@@ -1,13 +1,13 @@
 // The tag list API (`GET /v2/<name>/tags/list`), followed through its `Link` pages. Not a Docker Hub
 // pull; ECR needs ecr:ListImages for it.
 import { header } from './auth.js'
-import { RegistryError } from './errors.js'
+import { parseErrorBody, RegistryError } from './errors.js'
 import { repositoryScope, type RegistryClient } from './transport.js'
 
 const PAGE = 1000
 const MAX_PAGES = 1000
 
-/** Every tag of the repository; undefined when the registry will not list them all (403, 404, 401). */
+/** Every tag of the repository ([] for one that does not exist); undefined when the registry will not list them all. */
 export async function listTags(
   client: RegistryClient,
   repository: string,
@@ -28,6 +28,14 @@ export async function listTags(
       what: `GET tags of ${repository}`
     })
     const text = await response.body.text()
+    // A repository that does not exist yet has no tags.
+    if (
+      response.status === 404 &&
+      page === 0 &&
+      parseErrorBody(text).some((d) => d.code === 'NAME_UNKNOWN')
+    ) {
+      return []
+    }
     // A list cut short would read as "no such tag" for what is on the missing pages.
     if (response.status !== 200) return undefined
     let parsed: { tags?: unknown }
