@@ -79,6 +79,12 @@ const SCENARIOS = [
     signed: true
   },
   {
+    id: 10,
+    name: 'release set: 12 images (6 x 256 KiB, a base layer shared), one step vs 12 runs, 25 ms each way',
+    set: { images: 12, layers: 5, size: 256 * KiB, shared: 256 * KiB },
+    delayMs: 25
+  },
+  {
     id: 8,
     name: 'interrupted: one 256 MiB layer, its download cut once halfway',
     image: { platforms: 1, layers: 1, size: 256 * MiB },
@@ -207,6 +213,12 @@ async function main() {
   const results = []
   const parallel = Number(concurrency ?? 16)
   for (const scenario of SCENARIOS) {
+    if (scenario.set) {
+      const summary = await runSetScenario(scenario)
+      results.push(summary)
+      process.stdout.write(`${line(summary)}\n`)
+      continue
+    }
     const src = await startRegistry({ name: 'bench-src', accessLog: true })
     const dst = await startRegistry({ name: 'bench-dst', accessLog: true })
     const forwarders = []
@@ -305,6 +317,12 @@ async function main() {
       await Promise.all([src.stop(), dst.stop()])
     }
   }
+  for (const r of results.filter((x) => x.separateMs !== undefined)) {
+    process.stdout.write(
+      `release set (scenario ${r.id}): one step ${ms(r.oursMs)}, 12 separate runs ${ms(r.separateMs)} ` +
+        `(set / runs ${r.setOverRuns.toFixed(2)}), 12 skopeo copies ${ms(r.skopeoMs)} (set / skopeo ${r.ratio.toFixed(2)})\n`
+    )
+  }
   const unsigned = results.find((r) => r.id === 3)
   const signed = results.find((r) => r.id === 9)
   if (unsigned && signed) {
@@ -361,12 +379,130 @@ function table(results, machine) {
     ...rows,
     '',
     ...results
+      .filter((r) => r.separateMs !== undefined)
+      .map(
+        (r) =>
+          `Release set (scenario ${r.id}): one step ${ms(r.oursMs)}; the same 12 images by 12 separate runs of the action ${ms(r.separateMs)} (set / runs ${r.setOverRuns.toFixed(2)}); by 12 skopeo copies ${ms(r.skopeoMs)} (set / skopeo ${r.ratio.toFixed(2)}).\n`
+      ),
+    ...results
       .filter((r) => r.signedOverUnsigned !== undefined)
       .map(
         (r) =>
           `Signed over unsigned (scenario 9 / scenario 3, ours, same run): ${r.signedOverUnsigned.toFixed(2)}.\n`
       )
   ].join('\n')
+}
+
+/**
+ * Scenario 10: a release of 12 images promoted as one step (the images input), by 12 separate runs of
+ * the action one after another, and by 12 skopeo copies, all through 25 ms each way.
+ */
+async function runSetScenario(scenario) {
+  const src = await startRegistry({ name: 'bench-src', accessLog: true })
+  const dst = await startRegistry({ name: 'bench-dst', accessLog: true })
+  const forwarders = []
+  try {
+    const spec = scenario.set
+    const size = Math.max(1024, Math.round(spec.size * scale))
+    const names = Array.from({ length: spec.images }, (_, i) => `set/img${i + 1}`)
+    const seeded = []
+    for (const name of names) {
+      seeded.push(
+        await seedImage(src, name, 'v1', {
+          platforms: ['linux/amd64'],
+          layers: Array(spec.layers).fill(size),
+          // The same seed for the base layer: one blob every image shares.
+          sharedLayers: [Math.max(1024, Math.round(spec.shared * scale))],
+          seed: name,
+          index: false,
+          sharedSeed: 'base'
+        })
+      )
+    }
+    const a = await startDelayForwarder(src.host, scenario.delayMs)
+    const b = await startDelayForwarder(dst.host, scenario.delayMs)
+    forwarders.push(a, b)
+    const samples = { ours: [], separate: [], skopeo: [] }
+    for (let round = 0; round < rounds; round++) {
+      const before = src.requestCount() + dst.requestCount()
+      let started = process.hrtime.bigint()
+      const images = names.map((n) => `${a.host}/${n}:v1 ${b.host}/ours/r${round}/${n}`).join('\n')
+      const run = await runAction({ images, concurrency }, { measure: true })
+      if (run.code !== 0) throw new Error(`release set failed: ${run.stdout.slice(-1500)}`)
+      const wallMs = Number(process.hrtime.bigint() - started) / 1e6
+      await new Promise((r) => setTimeout(r, 100))
+      samples.ours.push({
+        wallMs,
+        cpuSeconds: run.usage.cpuSeconds,
+        rssMiB: run.usage.maxRssKiB / 1024,
+        bytes: 0,
+        requests: src.requestCount() + dst.requestCount() - before
+      })
+      started = process.hrtime.bigint()
+      for (const n of names) {
+        const one = await runAction({
+          source: `${a.host}/${n}:v1`,
+          destination: `${b.host}/separate/r${round}/${n}`,
+          concurrency
+        })
+        if (one.code !== 0) throw new Error(`separate run failed: ${one.stdout.slice(-1500)}`)
+      }
+      samples.separate.push({ wallMs: Number(process.hrtime.bigint() - started) / 1e6 })
+      const skopeoBefore = src.requestCount() + dst.requestCount()
+      started = process.hrtime.bigint()
+      let rss = 0
+      for (const n of names) {
+        for (const cache of SKOPEO_CACHES) rmSync(cache, { force: true })
+        const t = await timed('skopeo', [
+          'copy',
+          '--all',
+          '--preserve-digests',
+          '--quiet',
+          '--src-tls-verify=false',
+          '--dest-tls-verify=false',
+          `docker://${a.host}/${n}:v1`,
+          `docker://${b.host}/skopeo/r${round}/${n}:v1`
+        ])
+        rss = Math.max(rss, t.rssMiB)
+      }
+      await new Promise((r) => setTimeout(r, 100))
+      samples.skopeo.push({
+        wallMs: Number(process.hrtime.bigint() - started) / 1e6,
+        rssMiB: rss,
+        requests: src.requestCount() + dst.requestCount() - skopeoBefore
+      })
+      for (const [i, n] of names.entries()) {
+        if ((await headDigest(dst, `ours/r${round}/${n}`, 'v1')) !== seeded[i].digest)
+          throw new Error(`scenario ${scenario.id}: ${n} did not arrive`)
+      }
+    }
+    const blobs = new Map(seeded.flatMap((s) => [...s.blobs.entries()]))
+    const summary = {
+      id: scenario.id,
+      name: scenario.name,
+      blobs: blobs.size,
+      imageBytes: [...blobs.values()].reduce((x, y) => x + y, 0),
+      oursMs: median(samples.ours.map((s) => s.wallMs)),
+      separateMs: median(samples.separate.map((s) => s.wallMs)),
+      skopeoMs: median(samples.skopeo.map((s) => s.wallMs)),
+      skopeoFailed: 0,
+      oursCpuS: median(samples.ours.map((s) => s.cpuSeconds)),
+      oursRssMiB: Math.max(...samples.ours.map((s) => s.rssMiB)),
+      skopeoRssMiB: median(samples.skopeo.map((s) => s.rssMiB)),
+      // Each destination repository gets its image once, the shared base layer included.
+      oursBytes: seeded.reduce((sum, s) => sum + [...s.blobs.values()].reduce((x, y) => x + y, 0), 0),
+      oursRequests: median(samples.ours.map((s) => s.requests)),
+      oursResumes: 0,
+      skopeoRequests: median(samples.skopeo.map((s) => s.requests)),
+      samples
+    }
+    summary.ratio = summary.oursMs / summary.skopeoMs
+    summary.setOverRuns = summary.oursMs / summary.separateMs
+    return summary
+  } finally {
+    for (const f of forwarders) await f.stop()
+    await Promise.all([src.stop(), dst.stop()])
+  }
 }
 
 /** Scenario 9's trust chain, made as cosign (tags) and cosign v3 / Notation (referrers) make it. */

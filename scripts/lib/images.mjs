@@ -106,14 +106,16 @@ export async function seedImage(registry, repository, tag, options = {}) {
     sharedLayers = [],
     format = 'oci',
     index = platforms.length > 1,
-    seed = `${repository}:${tag}`
+    seed = `${repository}:${tag}`,
+    // Images seeded with one sharedSeed share their shared layers (one blob, as a common base image).
+    sharedSeed = seed
   } = options
   const types =
     format === 'oci'
       ? { index: OCI_INDEX, manifest: OCI_MANIFEST, config: OCI_CONFIG, layer: OCI_LAYER }
       : { index: DOCKER_LIST, manifest: DOCKER_MANIFEST, config: DOCKER_CONFIG, layer: DOCKER_LAYER }
   const blobs = new Map()
-  const shared = sharedLayers.map((size, i) => syntheticBlob(`${seed}/shared/${i}`, size))
+  const shared = sharedLayers.map((size, i) => syntheticBlob(`${sharedSeed}/shared/${i}`, size))
   const manifests = []
   for (const platform of platforms) {
     const [os, architecture, variant] = platform.split('/')

@@ -5,13 +5,18 @@ export const VERSION = '0.1.0'
 export const HELP = `ecr-promote ${VERSION}: promote a container image between registries by digest, every platform.
 
 Usage: ecr-promote SOURCE DESTINATION [options]
+       ecr-promote --images FILE|- [options]      a release set: SOURCE DESTINATION per line, all or nothing
 
   SOURCE        REGISTRY/REPO:TAG or REGISTRY/REPO@sha256:...   (env ECR_PROMOTE_SOURCE)
   DESTINATION   REGISTRY/REPO[:TAG]; Docker Hub: docker.io/acme/app   (env ECR_PROMOTE_DESTINATION)
 
 Options (each also from the environment as ECR_PROMOTE_<NAME>, e.g. ECR_PROMOTE_IF_EXISTS; a flag wins):
-  --tags LIST                    tags to write, comma-separated (default: the destination's tag, else the source's)
-  --floating-tags LIST           tags always moved to the digest, written after --tags (latest, 1, 1.4)
+  --tags LIST                    tags to write, comma-separated (default: the destination's tag, else the source's);
+                                 full references to the destination are taken as their tags; latest is floating
+  --floating-tags LIST           tags always moved to the digest, written after --tags (latest, 1, 1.4);
+                                 auto: latest, MAJOR, MAJOR.MINOR, each moved only to the newest release
+  --images FILE|-                promote every SOURCE DESTINATION line of FILE (- : stdin) in one step;
+                                 no tag is written anywhere until every image is copied (env: the lines)
   --if-exists fail|skip|overwrite  when a guarded tag holds another digest (default: fail)
   --dry-run                      resolve, check and report; write nothing
   --referrers true|false         copy signatures, SBOMs and attestations with the image (default: true)

@@ -208,7 +208,8 @@ export class CopyEngine {
   ensureBlob(descriptor: Descriptor): Promise<BlobOutcome> {
     let pending = this.blobs.get(descriptor.digest)
     if (!pending) {
-      pending = this.limit(() => this.copyBlob(descriptor))
+      // Largest first, across every copy sharing the limiter; manifests (which unlock more work) first of all.
+      pending = this.limit(() => this.copyBlob(descriptor), descriptor.size)
       this.blobs.set(descriptor.digest, pending)
     }
     return pending
