@@ -119,7 +119,7 @@ describe('getInputs', () => {
     [{ tags: 'UPPER;rm' }, 'tags', /letters, digits/],
     [{ tags: ' , \n ,' }, 'tags', /no tag after splitting/],
     [{ tags: 'x'.repeat(129) }, 'tags', /1 to 128/],
-    [{ 'floating-tags': 'latest,latest2', tags: 'latest' }, 'floating-tags', /already in "tags"/],
+    [{ 'floating-tags': 'edge,latest2', tags: 'edge' }, 'floating-tags', /already in "tags"/],
     [{ 'floating-tags': '-x' }, 'floating-tags', /does not start/],
     [
       { source: '127.0.0.1:5000/app@' + D, destination: 'acme/app' },

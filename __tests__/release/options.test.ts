@@ -368,16 +368,74 @@ describe('getInputs: latest and floating-tags', () => {
     ['latest', {}],
     ['docker.io/acme/app:latest', {}],
     ['latest', { 'floating-tags': 'auto' }]
-  ])('tags only %p with no destination tag is an error', (tags, extra) => {
-    const error = inputError(() => read({ tags, ...extra }))
+  ])('tags only %p, and no other tag to guard, is an error', (tags, extra) => {
+    const error = inputError(() => read({ tags, source: `${ECR}/app@sha256:${'a'.repeat(64)}`, ...extra }))
     expect(error.input).toBe('tags')
     expect(error.message).toBe(
       'Input "tags" has only "latest", which is floating; name a release tag to guard as well'
     )
   })
 
-  test.each(['edge', 'latest'])('a floating tag repeated in tags is an error: %s', (tag) => {
-    const error = inputError(() => read({ tags: `1.4.2,${tag}`, 'floating-tags': tag }))
-    expect(error.message).toBe(`Input "floating-tags" repeats "${tag}", which is already in "tags"`)
+  test('tags only "latest": the source\'s tag is guarded', () => {
+    const inputs = read({ tags: 'latest' })
+    expect([inputs.tags, inputs.floatingTags]).toEqual([['1.4.2'], ['latest']])
+  })
+
+  test('a floating tag repeated in tags is an error', () => {
+    const error = inputError(() => read({ tags: '1.4.2,edge', 'floating-tags': 'edge' }))
+    expect(error.message).toBe('Input "floating-tags" repeats "edge", which is already in "tags"')
+  })
+
+  test('latest in tags and in floating-tags: floating, once', () => {
+    const inputs = read({ tags: '1.4.2,latest', 'floating-tags': 'latest' })
+    expect([inputs.tags, inputs.floatingTags]).toEqual([['1.4.2'], ['latest']])
+  })
+
+  test.each([
+    [
+      '1.4.2,1,1.4,latest',
+      ['1.4.2'],
+      '"1", "1.4", "latest" in tags follow the newest-release rule of floating-tags: auto'
+    ],
+    [
+      'main,latest',
+      ['main'],
+      '"latest" in tags is treated as floating: moved to the promoted digest, never guarded (no tag is a semantic version, so floating-tags: auto derives none)'
+    ]
+  ])(
+    "under auto, metadata-action's floating tags in tags %p follow the rule, or latest always moves",
+    (tags, guarded, note) => {
+      const inputs = read({ tags, 'floating-tags': 'auto' })
+      expect(inputs.tags).toEqual(guarded)
+      expect(inputs.notes).toEqual([note])
+    }
+  )
+})
+
+describe('getPromotions: tags across a set', () => {
+  const ECR_HOST = '123456789012.dkr.ecr.us-east-1.amazonaws.com'
+  const images = `${ECR_HOST}/api:1.4.2 docker.io/acme/api\n${ECR_HOST}/web:1.4.2 docker.io/acme/web`
+  const promotions = (values: Record<string, string>) =>
+    getPromotions((name) => ({ images, ...values })[name] ?? '', {})
+
+  test('docker/metadata-action references go to the line whose destination they name; bare tags to all', () => {
+    const set = promotions({ tags: 'acme/api:1.4.2\nacme/web:1.4.2\nacme/web:stable\nedge' })
+    expect(set.map((p) => p.inputs.tags)).toEqual([
+      ['1.4.2', 'edge'],
+      ['1.4.2', 'stable', 'edge']
+    ])
+  })
+
+  test('a reference no line promotes to is an error naming it', () => {
+    expect(() => promotions({ tags: 'acme/api:1.4.2\nacme/cron:1.4.2' })).toThrow(
+      'Input "tags" has "acme/cron:1.4.2", a reference to docker.io/acme/cron, which no line of images promotes to'
+    )
+  })
+
+  test('under floating-tags: auto, two versions to one repository would race for latest: an error', () => {
+    const twice = `${ECR_HOST}/app:1.4.2 docker.io/acme/app\n${ECR_HOST}/app:1.3.9 docker.io/acme/app`
+    expect(() =>
+      getPromotions((name) => ({ images: twice, 'floating-tags': 'auto' })[name] ?? '', {})
+    ).toThrow('Input "images" line 2 writes docker.io/acme/app:latest, as line 1 does; each tag once')
   })
 })

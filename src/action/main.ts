@@ -13,7 +13,13 @@ import {
 } from '../promotion/set.js'
 import type { Inputs } from '../promotion/options.js'
 import { readInputs, unknownInputWarnings } from './inputs.js'
-import { newProgress, promote, type PromoteResult, type Reporter } from '../promotion/promote.js'
+import {
+  newProgress,
+  promote,
+  type Progress,
+  type PromoteResult,
+  type Reporter
+} from '../promotion/promote.js'
 import { lazySdk } from '../aws/sdk.js'
 import { imagesOutput, referrersOutput, totals } from '../promotion/report.js'
 import { readNetworkEnvironment } from '../registry/index.js'
@@ -98,7 +104,7 @@ export async function run(): Promise<void> {
     if (controller.signal.aborted) {
       core.setFailed(
         `promotion cancelled: ${(controller.signal.reason as Error).message} while at "${progress.phase}"; ` +
-          `no tag write was started after the cancel${progress.written.length ? ` (tags written: ${progress.written.join(', ')})` : ''}`
+          `no tag write was started after the cancel${describeWritten(set, progress)}`
       )
     } else {
       core.setFailed(failure.message)
@@ -130,6 +136,18 @@ function createReporter(progress: { phase: string }): Reporter {
       return core.group(name, task)
     }
   }
+}
+
+/** The tags written before a cancel: per image in a set. */
+function describeWritten(
+  set: { members: SetMember[]; progress: SetProgress } | undefined,
+  progress: Progress
+): string {
+  if (!set) return progress.written.length ? ` (tags written: ${progress.written.join(', ')})` : ''
+  const parts = set.progress.members
+    .filter((m) => m.progress.written.length)
+    .map((m) => `${nameOf(m.member)}: ${m.progress.written.join(', ')}`)
+  return parts.length ? ` (tags written: ${parts.join('; ')})` : ''
 }
 
 function publishSet(set: SetResult): void {

@@ -37,7 +37,15 @@ export async function writeSetSummary({ members, progress, result, error }: SetS
         code(displayReference(member.inputs.source)),
         code(displayReference(member.inputs.destination)),
         digest ? code(digest) : '—',
-        escape(image ? image.result : error ? (state.written.length ? 'partly tagged' : 'not tagged') : '—'),
+        escape(
+          image
+            ? image.result
+            : error
+              ? state.written.length
+                ? `wrote ${state.written.length} tag(s) before the set failed`
+                : 'not tagged'
+              : '—'
+        ),
         tags.length ? tags.map(code).join(', ') : '—'
       ]
     })

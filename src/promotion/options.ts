@@ -2,6 +2,7 @@
 // function, validated here with the same rules and messages. Every error names the option and the
 // rule it broke, and all of it happens before any network call.
 import type { AwsOptions } from '../aws/session.js'
+import { deriveFloatingTags } from './floating.js'
 import {
   formatReference,
   InvalidReferenceError,
@@ -126,9 +127,17 @@ export function getPromotions(
       throw new InputError('images', `is given together with ${name}; give images, or source and destination`)
     }
   }
-  const promotions = parseImageLines(raw).map(({ line, source, destination }) => {
+  const lines = parseImageLines(raw)
+  const tagsFor = tagsByLine(read('tags'), lines)
+  const promotions = lines.map(({ line, source, destination }) => {
     const lineRead: Read = (name) =>
-      name === 'source' ? source : name === 'destination' ? destination : read(name)
+      name === 'source'
+        ? source
+        : name === 'destination'
+          ? destination
+          : name === 'tags'
+            ? (tagsFor.get(line) ?? read(name))
+            : read(name)
     try {
       return { inputs: getInputs(lineRead, env), line }
     } catch (error) {
@@ -144,7 +153,9 @@ export function getPromotions(
   // Two lines writing one tag would race; say which.
   const seen = new Map<string, number>()
   for (const { inputs, line } of promotions) {
-    for (const tag of [...inputs.tags, ...inputs.floatingTags]) {
+    // Under auto the derived tags count too: two versions to one repository would race for latest.
+    const derived = inputs.floatingAuto ? (deriveFloatingTags(inputs.tags)?.tags.map((t) => t.tag) ?? []) : []
+    for (const tag of new Set([...inputs.tags, ...inputs.floatingTags, ...derived])) {
       const key = `${displayRegistryName(inputs.destination.registry)}/${inputs.destination.repository}:${tag}`
       const before = seen.get(key)
       if (before !== undefined) {
@@ -157,6 +168,48 @@ export function getPromotions(
     }
   }
   return promotions
+}
+
+/**
+ * In a set, `tags` given as references (docker/metadata-action over several images) go to the line
+ * whose destination they name; bare tags go to every line. A reference no line's destination matches
+ * is an error. Lines get no entry when `tags` holds no reference.
+ */
+function tagsByLine(raw: string, lines: ImageLine[]): Map<number, string> {
+  const entries = raw
+    .split(/[\n,]/)
+    .map((t) => t.replace(/\r$/, '').trim())
+    .filter(Boolean)
+  const refs = entries.map((entry) => (/[/:@]/.test(entry) ? safeParse(entry) : undefined))
+  const byLine = new Map<number, string>()
+  if (!refs.some(Boolean)) return byLine
+  const destinations = lines.map((l) => ({ line: l.line, ref: safeParse(l.destination) }))
+  entries.forEach((entry, i) => {
+    const ref = refs[i]
+    if (ref && !destinations.some((d) => d.ref && sameRepository(d.ref, ref))) {
+      throw new InputError(
+        'tags',
+        `has "${printable(entry)}", a reference to ${displayRegistryName(ref.registry)}/${ref.repository}, which no line of images promotes to`
+      )
+    }
+  })
+  for (const { line, ref: destination } of destinations) {
+    const mine = entries.filter((_, i) => !refs[i] || (destination && sameRepository(destination, refs[i]!)))
+    byLine.set(line, mine.join('\n'))
+  }
+  return byLine
+}
+
+function safeParse(value: string): Reference | undefined {
+  try {
+    return parseReference(value)
+  } catch {
+    return undefined
+  }
+}
+
+function sameRepository(a: Reference, b: Reference): boolean {
+  return a.registry === b.registry && a.repository === b.repository
 }
 
 export function getInputs(read: Read, env: NodeJS.ProcessEnv = process.env): Inputs {
@@ -186,26 +239,40 @@ export function getInputs(read: Read, env: NodeJS.ProcessEnv = process.env): Inp
   const floatingTags = floating.filter((t) => t.toLowerCase() !== 'auto')
   let tags = splitTags(read, 'tags', false, destination)
   for (const tag of floatingTags) {
-    if (tags?.includes(tag))
+    if (tag !== 'latest' && tags?.includes(tag))
       throw new InputError('floating-tags', `repeats "${tag}", which is already in "tags"`)
   }
-  if (tags?.includes('latest')) {
-    // docker/metadata-action puts `latest` among the tags; guarding it would fail the next release.
-    tags = tags.filter((t) => t !== 'latest')
-    if (floatingAuto) {
-      notes.push('"latest" in tags follows the newest-release rule of floating-tags: auto')
-    } else {
-      if (!floatingTags.includes('latest')) floatingTags.push('latest')
-      notes.push('"latest" in tags is treated as floating: moved to the promoted digest, never guarded')
-    }
-    if (!tags.length && !destination.tag) {
-      throw new InputError(
-        'tags',
-        'has only "latest", which is floating; name a release tag to guard as well'
-      )
+  if (tags) {
+    // docker/metadata-action puts latest (and, with semver patterns, MAJOR and MAJOR.MINOR) among the
+    // tags; guarding them would fail the next release. Under auto they follow the newest-release rule.
+    const derived = floatingAuto ? deriveFloatingTags(tags) : undefined
+    const derivedNames = new Set(derived?.tags.map((t) => t.tag))
+    const given = tags.filter((t) => t === 'latest' || derivedNames.has(t))
+    if (given.length) {
+      tags = tags.filter((t) => !given.includes(t))
+      const named = given.map((t) => `"${t}"`).join(', ')
+      if (derived) {
+        notes.push(
+          `${named} in tags ${given.length > 1 ? 'follow' : 'follows'} the newest-release rule of floating-tags: auto`
+        )
+      } else {
+        if (!floatingTags.includes('latest')) floatingTags.push('latest')
+        notes.push(
+          '"latest" in tags is treated as floating: moved to the promoted digest, never guarded' +
+            (floatingAuto ? ' (no tag is a semantic version, so floating-tags: auto derives none)' : '')
+        )
+      }
+      const fallback = destination.tag ?? source.tag
+      if (!tags.length && (!fallback || fallback === 'latest' || derivedNames.has(fallback))) {
+        throw new InputError(
+          'tags',
+          `has only ${named}, which ${given.length > 1 ? 'are' : 'is'} floating; name a release tag to guard as well`
+        )
+      }
+      if (!tags.length) tags = undefined
     }
   }
-  if (tags === undefined || (!tags.length && destination.tag)) {
+  if (tags === undefined) {
     const fallback = destination.tag ?? source.tag
     if (!fallback) {
       throw new InputError(

@@ -146,6 +146,7 @@ export async function copyAfterProof(
       rootPresent: decision.alreadyThere.length > 0,
       concurrency: inputs.concurrency,
       limiter,
+      logger: reporter,
       dryRun: inputs.dryRun,
       writeGate: gate,
       stats: progress.copy

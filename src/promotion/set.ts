@@ -72,7 +72,7 @@ export async function promoteSet(
     if (first !== -1) {
       const error = (attempts[first] as PromiseRejectedResult).reason as Error
       throw new PromotionError(
-        `${describe(members[first])}: ${error.message}; no tag was written for any image of the set`,
+        `${describe(members[first])}: ${error.message}; no release tag was written for any image of the set`,
         { cause: error, kind: failureKind(error) }
       )
     }

@@ -68,13 +68,15 @@ export class TrustCopy {
     this.ready.catch(() => undefined)
     this.planned = discoverAttachments(src, inputs.source.repository, subjects, {
       concurrency: Math.min(inputs.concurrency, 16),
-      logger: sides.log
+      logger: sides.log,
+      limiter: sides.limiter
     }).then(async (discovery) => ({
       discovery,
       plan: await planAttachments(
         { client: dst, repository: inputs.destination.repository },
         discovery.attachments,
-        Math.min(inputs.concurrency, 16)
+        Math.min(inputs.concurrency, 16),
+        sides.limiter
       )
     }))
     this.planned.catch(() => undefined)
@@ -95,6 +97,7 @@ export class TrustCopy {
         root,
         concurrency: inputs.concurrency,
         limiter: this.sides.limiter,
+        logger: this.sides.log,
         dryRun: inputs.dryRun,
         writeGate,
         stats

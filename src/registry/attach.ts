@@ -6,7 +6,7 @@ import type { CopyEngine } from './copy.js'
 import type { Endpoint } from './copy-types.js'
 import { RegistryError } from './errors.js'
 import { headManifest, type Manifest } from './fetch.js'
-import { createLimiter } from './limit.js'
+import { createLimiter, type Limiter } from './limit.js'
 import type { Descriptor } from './media-types.js'
 import { fallbackTag, listReferrers, type ReferrerListing } from './referrers.js'
 import { planDigestTag, writeDigestTag, type DigestTagAction, type TagUpdate } from './digest-tags.js'
@@ -40,10 +40,12 @@ export type { TagUpdate }
 export async function planAttachments(
   destination: Endpoint,
   attachments: Attachment[],
-  concurrency: number
+  concurrency: number,
+  /** A release set's shared budget, instead of one of `concurrency`. */
+  limiter?: Limiter
 ): Promise<AttachmentPlan> {
   const { client, repository } = destination
-  const limit = createLimiter(concurrency)
+  const limit = limiter ?? createLimiter(concurrency)
   const scopes = [repositoryScope(repository, 'pull,push')]
   const items = await Promise.all(
     attachments.map(async (attachment): Promise<PlannedAttachment> => {

@@ -50,9 +50,9 @@ export async function discoverAttachments(
   client: RegistryClient,
   repository: string,
   subjects: string[],
-  options: { concurrency: number; logger?: Logger; maxDepth?: number }
+  options: { concurrency: number; logger?: Logger; maxDepth?: number; limiter?: Limiter }
 ): Promise<Discovery> {
-  const limit = createLimiter(options.concurrency)
+  const limit = options.limiter ?? createLimiter(options.concurrency)
   const scopes = [repositoryScope(repository, 'pull')]
   const tags = listTags(client, repository, scopes)
   const seen = new Set(subjects)

@@ -52,7 +52,7 @@ export class BlobCopier {
   }
 
   private get log(): Logger {
-    return this.options.destination.client.logger
+    return this.options.logger ?? this.options.destination.client.logger
   }
 
   async transfer(descriptor: Descriptor): Promise<BlobOutcome> {

@@ -1,6 +1,7 @@
 // The copy engine's vocabulary: where to copy from and to, how, and what it did.
 import type { Manifest } from './fetch.js'
 import type { Limiter } from './limit.js'
+import type { Logger } from './logger.js'
 import type { RegistryClient } from './transport.js'
 
 export type UploadMode = 'monolithic' | 'chunked'
@@ -21,6 +22,8 @@ export interface CopyOptions {
   concurrency: number
   /** A budget shared with other copies (a release set's); replaces `concurrency`. */
   limiter?: Limiter
+  /** Where this copy logs (default: the destination client's logger, which a release set shares). */
+  logger?: Logger
   dryRun?: boolean
   /** How blobs are uploaded; `monolithic` falls back to `chunked` on a registry that refuses it. */
   uploadMode?: UploadMode

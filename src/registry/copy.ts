@@ -48,7 +48,7 @@ export class CopyEngine {
   }
 
   private get log() {
-    return this.options.destination.client.logger
+    return this.options.logger ?? this.options.destination.client.logger
   }
 
   async run(): Promise<CopyStats> {
