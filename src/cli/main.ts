@@ -12,6 +12,7 @@ import { ProxyAwareDispatcher, readNetworkEnvironment, readProxyEnvironment } fr
 import { envName, parseCommandLine, UsageError, type CommandLine } from './args.js'
 import { HELP, VERSION } from './help.js'
 import { fetchGithubIdToken } from './oidc.js'
+import { DOCKER_OIDC_AUDIENCE } from '../promotion/dockerhub-oidc.js'
 import { bundledSdk } from './sdk.js'
 import { createRedactor, type Redactor } from './redact.js'
 
@@ -161,6 +162,13 @@ function imagesReader(command: CommandLine, streams: Streams, read: (name: strin
 
 /** A role needs a token from somewhere: the flags, or GitHub's OIDC endpoint when run in Actions. */
 function checkTokenSource(command: CommandLine, inputs: Inputs, env: NodeJS.ProcessEnv): void {
+  if (inputs.dockerHubOidc && !env.ACTIONS_ID_TOKEN_REQUEST_URL) {
+    throw new UsageError(
+      '--dockerhub-oidc-connection-id: Docker Hub OIDC connections trust only GitHub Actions tokens today, and ' +
+        'this run has none (outside GitHub Actions, or without permissions: id-token: write); use ' +
+        'ECR_PROMOTE_DESTINATION_PASSWORD with an organisation access token here'
+    )
+  }
   if (command.webIdentityTokenEnv && command.webIdentityTokenFile) {
     throw new UsageError('--web-identity-token-env and --web-identity-token-file: give one of them')
   }
@@ -190,6 +198,8 @@ function checkTokenSource(command: CommandLine, inputs: Inputs, env: NodeJS.Proc
 
 function idTokenSource(command: CommandLine, env: NodeJS.ProcessEnv, dispatcher: ProxyAwareDispatcher) {
   return async (audience: string): Promise<string> => {
+    // Docker Hub trusts GitHub's tokens only: its audience always goes to GitHub's endpoint.
+    if (audience === DOCKER_OIDC_AUDIENCE) return fetchGithubIdToken(audience, env, dispatcher)
     if (command.webIdentityTokenEnv) return (env[command.webIdentityTokenEnv] ?? '').trim()
     if (command.webIdentityTokenFile) {
       // Read at the moment of use: projected tokens are rotated on disk.

@@ -14,6 +14,7 @@ import {
 } from '../registry/index.js'
 import { accessHint } from './hints.js'
 import { displayRegistry, PromotionError, wrap } from './errors.js'
+import { exchangeDockerHubToken } from './dockerhub-oidc.js'
 
 /**
  * Credentials for each side, each as soon as it is ready (a Docker Hub login need not wait for the
@@ -29,14 +30,21 @@ export function logIn(
     { ref: inputs.source, explicit: inputs.sourceCredentials, name: 'source' },
     { ref: inputs.destination, explicit: inputs.destinationCredentials, name: 'destination' }
   ]
-  const ecr = sides.map((side) => (side.explicit ? undefined : parseEcrHost(side.ref.registry)))
+  const oidc = inputs.dockerHubOidc
+  const hub = sides.map((side) =>
+    oidc?.side === side.name ? dockerHubLogin(inputs, options, dispatcher) : undefined
+  )
+  const ecr = sides.map((side, i) => (side.explicit || hub[i] ? undefined : parseEcrHost(side.ref.registry)))
   if (!ecr.some(Boolean)) {
     if (inputs.aws.roleToAssume) {
       options.reporter.warning(
         'role-to-assume is set, but no ECR registry needs an AWS login; the role is not used'
       )
     }
-    return [Promise.resolve(inputs.sourceCredentials), Promise.resolve(inputs.destinationCredentials)]
+    return [
+      hub[0] ?? Promise.resolve(inputs.sourceCredentials),
+      hub[1] ?? Promise.resolve(inputs.destinationCredentials)
+    ]
   }
   const aws = new AwsSession(inputs.aws, {
     dispatcher,
@@ -53,6 +61,7 @@ export function logIn(
   })
   const [source, destination] = sides.map(async (side, i) => {
     const registry = ecr[i]
+    if (hub[i]) return hub[i]
     if (!registry) return side.explicit
     try {
       const login = () => aws.ecrLogin(registry, side.ref.registry)
@@ -111,14 +120,58 @@ export async function proveWriteAccess(
   }
 }
 
+/**
+ * Docker Hub credentials through the organisation's OIDC connection (a fresh exchange each call: the
+ * client calls it again when the token server refuses an expired access token).
+ */
+export function dockerHubLogin(
+  inputs: Inputs,
+  options: PromoteOptions,
+  dispatcher: Dispatcher
+): Promise<Credentials> {
+  const oidc = inputs.dockerHubOidc!
+  const login = options.shared
+    ? options.shared.login(`dockerhub-oidc ${oidc.organisation}`, () => exchange(inputs, options, dispatcher))
+    : exchange(inputs, options, dispatcher)
+  return login as Promise<Credentials>
+}
+
+/** A fresh exchange (the access token expired during a long promotion). */
+export function exchangeAgain(
+  inputs: Inputs,
+  options: PromoteOptions,
+  dispatcher: Dispatcher
+): Promise<Credentials> {
+  options.reporter.info('Docker Hub OIDC: the access token has expired; exchanging a fresh OIDC token')
+  return exchange(inputs, options, dispatcher)
+}
+
+function exchange(inputs: Inputs, options: PromoteOptions, dispatcher: Dispatcher): Promise<Credentials> {
+  const oidc = inputs.dockerHubOidc!
+  return exchangeDockerHubToken({
+    connectionId: oidc.connectionId,
+    organisation: oidc.organisation,
+    endpoint: oidc.endpoint,
+    lifetimeSeconds: oidc.lifetimeSeconds,
+    dispatcher,
+    signal: options.signal,
+    onSecret: options.onSecret ?? (() => undefined),
+    getIdToken:
+      options.getIdToken ??
+      (() => Promise.reject(new Error('no OIDC token source is configured for this run')))
+  })
+}
+
 export function createClient(
   ref: Reference,
   credentials: Credentials | undefined,
   options: PromoteOptions,
   dispatcher: Dispatcher,
-  signal: AbortSignal
+  signal: AbortSignal,
+  refreshCredentials?: () => Promise<Credentials>
 ): RegistryClient {
   return new RegistryClient({
+    refreshCredentials,
     registry: ref.registry,
     scheme: ref.scheme,
     credentials,

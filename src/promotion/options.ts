@@ -18,6 +18,16 @@ export type IfExists = 'fail' | 'skip' | 'overwrite'
 export const IF_EXISTS_VALUES: readonly IfExists[] = ['fail', 'skip', 'overwrite']
 
 /** Chosen by measurement (README, Performance): past this, loopback and WAN copies gain nothing. */
+export interface DockerHubOidc {
+  connectionId: string
+  side: 'source' | 'destination'
+  organisation: string
+  /** ECR_PROMOTE_DOCKER_IDENTITY_URL: another identity service (tests). */
+  endpoint?: string
+  /** ECR_PROMOTE_DOCKER_OIDC_LIFETIME_S: the lifetime asked for (default 3600). */
+  lifetimeSeconds?: number
+}
+
 export const DEFAULT_CONCURRENCY = 16
 export const MAX_CONCURRENCY = 64
 
@@ -38,6 +48,8 @@ export interface Inputs {
   dryRun: boolean
   /** Copy what refers to the image (signatures, SBOMs, attestations) with it. */
   referrers: boolean
+  /** Docker Hub through an OIDC connection instead of a password. */
+  dockerHubOidc?: DockerHubOidc
   concurrency: number
   aws: AwsOptions
 }
@@ -83,7 +95,8 @@ export const INPUT_NAMES = [
   'audience',
   'role-session-name',
   'role-duration-seconds',
-  'aws-region'
+  'aws-region',
+  'dockerhub-oidc-connection-id'
 ] as const
 
 export interface ImageLine {
@@ -300,6 +313,8 @@ export function getInputs(read: Read, env: NodeJS.ProcessEnv = process.env): Inp
     }
   }
 
+  const dockerHubOidc = getDockerHubOidc(read, source, destination, sourcePassword, destinationPassword, env)
+
   const ifExistsRaw = read('if-exists').trim().toLowerCase() || 'fail'
   if (!(IF_EXISTS_VALUES as readonly string[]).includes(ifExistsRaw)) {
     throw new InputError(
@@ -316,8 +331,13 @@ export function getInputs(read: Read, env: NodeJS.ProcessEnv = process.env): Inp
     floatingAuto,
     notes,
     ifExists: ifExistsRaw as IfExists,
-    sourceCredentials: credentials(read, 'source', sourcePassword),
-    destinationCredentials: credentials(read, 'destination', destinationPassword),
+    sourceCredentials:
+      dockerHubOidc?.side === 'source' ? undefined : credentials(read, 'source', sourcePassword),
+    destinationCredentials:
+      dockerHubOidc?.side === 'destination'
+        ? undefined
+        : credentials(read, 'destination', destinationPassword),
+    dockerHubOidc,
     dryRun: parseBoolean(read, 'dry-run', false),
     referrers: parseBoolean(read, 'referrers', true),
     concurrency: parseInteger(read, 'concurrency', DEFAULT_CONCURRENCY, 1, MAX_CONCURRENCY),
@@ -458,6 +478,63 @@ function tagOfReference(name: string, value: string, destination: Reference): st
 
 function displayRegistryName(registry: string): string {
   return isDockerHub(registry) ? 'docker.io' : registry
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/**
+ * dockerhub-oidc-connection-id: the Docker Hub side without a password (the destination first) logs
+ * in as the organisation named by its username, with an access token exchanged for the job's OIDC token.
+ */
+function getDockerHubOidc(
+  read: Read,
+  source: Reference,
+  destination: Reference,
+  sourcePassword: string,
+  destinationPassword: string,
+  env: NodeJS.ProcessEnv
+): DockerHubOidc | undefined {
+  const connectionId = read('dockerhub-oidc-connection-id').trim()
+  if (!connectionId) return undefined
+  if (!UUID.test(connectionId)) {
+    throw new InputError(
+      'dockerhub-oidc-connection-id',
+      `is "${printable(connectionId)}"; it is the OIDC connection's id, a UUID such as 0f8fad5b-d9cb-469f-a165-70867728950e`
+    )
+  }
+  const side =
+    isDockerHub(destination.registry) && !destinationPassword
+      ? 'destination'
+      : isDockerHub(source.registry) && !sourcePassword
+        ? 'source'
+        : undefined
+  if (!side) {
+    throw new InputError(
+      'dockerhub-oidc-connection-id',
+      'is set, but no Docker Hub side is without a password to take its place; remove it, or the password'
+    )
+  }
+  const organisation = read(`${side}-username`).trim()
+  if (!organisation) {
+    throw new InputError(
+      `${side}-username`,
+      'is required with dockerhub-oidc-connection-id: the Docker Hub organisation that owns the OIDC connection (an organisation, not a person)'
+    )
+  }
+  const lifetime = env.ECR_PROMOTE_DOCKER_OIDC_LIFETIME_S?.trim()
+  if (lifetime && !(/^\d+$/.test(lifetime) && Number(lifetime) >= 1 && Number(lifetime) <= 3600)) {
+    throw new InputError(
+      'ECR_PROMOTE_DOCKER_OIDC_LIFETIME_S',
+      `is "${printable(lifetime)}"; seconds, 1 to 3600`
+    )
+  }
+  return {
+    connectionId,
+    side,
+    organisation,
+    endpoint: env.ECR_PROMOTE_DOCKER_IDENTITY_URL?.trim() || undefined,
+    lifetimeSeconds: lifetime ? Number(lifetime) : undefined
+  }
 }
 
 function credentials(read: Read, side: string, password: string): Credentials | undefined {

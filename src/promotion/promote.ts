@@ -6,7 +6,7 @@ import type { AwsSdk } from '../aws/sdk.js'
 import type { Inputs } from './options.js'
 import { decide, describeConflicts, type TagState } from './policy.js'
 import { listPlatforms, type PlatformEntry } from './platforms.js'
-import { createClient, logIn } from './access.js'
+import { createClient, exchangeAgain, logIn } from './access.js'
 import {
   displayReference,
   displayRegistry,
@@ -175,12 +175,22 @@ export async function stagePromotion(inputs: Inputs, options: PromoteOptions): P
     // Each side starts as soon as its own login is done: the destination's token and tag checks run
     // while the source's AWS login and manifest are still on their way.
     const [sourceLogin, destinationLogin] = logIn(inputs, options, dispatcher)
+    // A Docker Hub side on an OIDC connection exchanges again when its access token has expired.
+    const refresh = (side: 'source' | 'destination') =>
+      inputs.dockerHubOidc?.side === side ? () => exchangeAgain(inputs, options, dispatcher) : undefined
     const client = (side: 'source' | 'destination', credentials: Credentials | undefined) =>
       options.shared
         ? options.shared.client(side, inputs[side], credentials, () =>
-            createClient(inputs[side], credentials, options, dispatcher, options.shared!.signal)
+            createClient(
+              inputs[side],
+              credentials,
+              options,
+              dispatcher,
+              options.shared!.signal,
+              refresh(side)
+            )
           )
-        : createClient(inputs[side], credentials, options, dispatcher, signal)
+        : createClient(inputs[side], credentials, options, dispatcher, signal, refresh(side))
     const sourceReady = sourceLogin.then((c) => (source = client('source', c)))
     const destinationReady = destinationLogin.then((c) => (destination = client('destination', c)))
 

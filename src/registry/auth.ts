@@ -36,6 +36,11 @@ export interface AuthenticatorOptions {
   network?: NetworkOptions
   /** Invoked with every secret the authenticator learns, so the host can mask it. */
   onSecret?: (secret: string) => void
+  /**
+   * Fresh credentials when the token server refuses the current ones: short-lived ones (a Docker Hub
+   * access token exchanged for an OIDC token) expire during a long promotion.
+   */
+  refreshCredentials?: () => Promise<Credentials>
   now?: () => number
 }
 
@@ -59,7 +64,13 @@ export class Authenticator {
   /** Whether the token realm has answered once (until then, failing to reach it fails fast). */
   private realmReached = false
 
-  constructor(private readonly options: AuthenticatorOptions) {}
+  private credentials: Credentials | undefined
+  /** One refresh at a time, shared by the requests that were refused together. */
+  private refreshing: Promise<Credentials> | undefined
+
+  constructor(private readonly options: AuthenticatorOptions) {
+    this.credentials = options.credentials
+  }
 
   private now(): number {
     return (this.options.now ?? Date.now)()
@@ -70,7 +81,7 @@ export class Authenticator {
   }
 
   get hasCredentials(): boolean {
-    return !!this.options.credentials
+    return !!this.credentials
   }
 
   /** The registry's challenge, learned once from GET /v2/. */
@@ -148,7 +159,7 @@ export class Authenticator {
     if (challenge.scheme === 'basic') {
       // Some registries (Nexus) challenge /v2/ yet serve anonymous pulls: try without, and let a
       // refusal say that credentials are needed.
-      const credentials = this.options.credentials
+      const credentials = this.credentials
       return credentials ? basicHeader(credentials) : undefined
     }
     const token = await this.token(challenge, this.withExtraScopes(scopes))
@@ -222,6 +233,23 @@ export class Authenticator {
   }
 
   private async fetchToken(challenge: Challenge, scopes: string[]): Promise<Token> {
+    const used = this.credentials
+    try {
+      return await this.requestToken(challenge, scopes)
+    } catch (error) {
+      const refresh = this.options.refreshCredentials
+      if (!refresh || !(error instanceof RegistryError) || (error.status !== 401 && error.status !== 403))
+        throw error
+      // Refused with credentials that were fresh when the request went: another refresh cannot help.
+      if (this.credentials === used) {
+        this.refreshing ??= refresh().finally(() => (this.refreshing = undefined))
+        this.credentials = await this.refreshing
+      }
+      return this.requestToken(challenge, scopes)
+    }
+  }
+
+  private async requestToken(challenge: Challenge, scopes: string[]): Promise<Token> {
     const realm = challenge.params.realm
     if (!realm)
       throw new RegistryError('the registry sent a Bearer challenge without a realm', { retryable: false })
@@ -240,7 +268,7 @@ export class Authenticator {
     }
     if (challenge.params.service) url.searchParams.set('service', challenge.params.service)
     for (const scope of scopes) url.searchParams.append('scope', scope)
-    const credentials = this.options.credentials
+    const credentials = this.credentials
     const headers: Record<string, string> = { 'user-agent': this.options.userAgent }
     if (credentials) headers.authorization = basicHeader(credentials)
 

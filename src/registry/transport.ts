@@ -33,6 +33,8 @@ export interface ClientOptions {
   signal?: AbortSignal
   userAgent?: string
   onSecret?: (secret: string) => void
+  /** Fresh credentials when the token server refuses the current ones (short-lived ones expire). */
+  refreshCredentials?: () => Promise<Credentials>
 }
 
 /** A request body: replayable bytes, or a one-shot stream (never retried by the transport). */
@@ -111,6 +113,7 @@ export class RegistryClient {
     this.auth = new Authenticator({
       baseUrl: this.baseUrl,
       credentials: options.credentials,
+      refreshCredentials: options.refreshCredentials,
       dispatcher: this.dispatcher,
       userAgent: this.userAgent,
       logger: this.logger,
