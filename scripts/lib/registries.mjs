@@ -314,7 +314,9 @@ export async function startTokenServer({
         .toString('utf8')
         .split(':')
       const known = users[name]
-      if (scheme !== 'Basic' || !known || known.password !== rest.join(':')) {
+      // `uses`: a short-lived password (an exchanged access token) that expires after so many uses.
+      const expired = known?.uses !== undefined && known.uses-- <= 0
+      if (scheme !== 'Basic' || !known || known.password !== rest.join(':') || expired) {
         state.requests.push({ user: name, scopes: url.searchParams.getAll('scope'), denied: true })
         res.writeHead(401, { 'content-type': 'application/json' })
         res.end(

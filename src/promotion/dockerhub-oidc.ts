@@ -116,10 +116,13 @@ function explainRefusal(status: number, text: string, idToken: string, options: 
   const said = [error, description].filter(Boolean).join(': ') || `HTTP ${status}`
   const words = `${error} ${description}`
   let fix: string
-  if (/connection/i.test(words) && /not found|unknown|invalid|does not exist/i.test(words)) {
-    fix = `no OIDC connection ${options.connectionId} is known; check dockerhub-oidc-connection-id against the organisation's settings (Settings > OIDC connections)`
-  } else if (/personal|user account|not an organi[sz]ation/i.test(words)) {
+  if (/personal|user account|not an organi[sz]ation/i.test(words)) {
     fix = 'OIDC connections are for Docker Hub organisations, not personal accounts'
+  } else if (
+    /connection/i.test(description) &&
+    /not found|unknown|does not exist|no such/i.test(description)
+  ) {
+    fix = `no OIDC connection ${options.connectionId} is known; check dockerhub-oidc-connection-id against the organisation's settings (Settings > OIDC connections)`
   } else if (/sub(ject)?\b|claim|rule ?set|not allowed|denied/i.test(words)) {
     fix = `the connection's rulesets do not match this workflow's token (sub: ${subjectOf(idToken)}); add a ruleset for it, e.g. repo:OWNER/REPO:ref:refs/tags/v*`
   } else {
