@@ -7,7 +7,7 @@ import { printable } from '../registry/index.js'
 
 /** Reads every input; the passwords are masked first, so that nothing (even an error) can print them. */
 export function readInputs(env: NodeJS.ProcessEnv = process.env): { members: SetMember[]; set: boolean } {
-  for (const name of ['source-password', 'destination-password']) {
+  for (const name of ['source-password', 'destination-password', 'github-token']) {
     const secret = core.getInput(name)
     if (secret) core.setSecret(secret)
   }

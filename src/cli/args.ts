@@ -24,7 +24,7 @@ const SWITCHES = [
   'help',
   'version'
 ] as const
-const PASSWORDS = ['source-password', 'destination-password'] as const
+const PASSWORDS = ['source-password', 'destination-password', 'github-token'] as const
 /** Options that take a value (the action's inputs less the positional ones and the passwords). */
 const VALUE_OPTIONS = INPUT_NAMES.filter(
   (n) =>
@@ -77,7 +77,8 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
     if ((PASSWORDS as readonly string[]).includes(name)) {
       throw new UsageError(
         `--${name} is not accepted: a password on the command line shows in the process list and the shell history. ` +
-          `Set ${envName(name)}, or pass --${name}-stdin and write it to standard input`
+          `Set ${envName(name)}` +
+          (name === 'github-token' ? '' : `, or pass --${name}-stdin and write it to standard input`)
       )
     }
     if (!known.has(name)) throw new UsageError(`unknown option --${name}${suggest(name, known)}`)

@@ -27,6 +27,7 @@ Options (each also from the environment as ECR_PROMOTE_<NAME>, e.g. ECR_PROMOTE_
   --destination-password-stdin   read the destination password from standard input
                                  (or ECR_PROMOTE_SOURCE_PASSWORD / ECR_PROMOTE_DESTINATION_PASSWORD;
                                  a password is never accepted as a flag)
+                                 ECR_PROMOTE_GITHUB_TOKEN: a ghcr.io side with no credentials logs in with it
   --dockerhub-oidc-connection-id ID Docker Hub without a password: the organisation's OIDC connection
                                  (GitHub Actions only; --destination-username names the organisation)
   --role-to-assume ARN           IAM role to assume with a web identity token (default: none: the AWS

@@ -130,7 +130,7 @@ function passwordReader(command: CommandLine, env: NodeJS.ProcessEnv, streams: S
     fromStdin = streams.stdin().replace(/\r?\n$/, '')
     if (!fromStdin) throw new UsageError(`--${command.passwordFromStdin}-stdin: standard input was empty`)
   }
-  for (const name of ['source-password', 'destination-password']) {
+  for (const name of ['source-password', 'destination-password', 'github-token']) {
     const value = name === command.passwordFromStdin ? fromStdin : env[envName(name)]
     if (value) redact.add(value)
   }

@@ -14,6 +14,15 @@ export function accessHint(inputs: Inputs, side: Side, error: unknown): string |
   const ref = side === 'source' ? inputs.source : inputs.destination
   const given = side === 'source' ? inputs.sourceCredentials : inputs.destinationCredentials
   const inputsNamed = `${side}-username and ${side}-password`
+  if (inputs.githubTokenSides.includes(side)) {
+    return side === 'destination'
+      ? 'the job\'s github-token was refused for writing: give the job "permissions: packages: write", and if the ' +
+          `package ${ref.repository} exists already, grant this repository access to it (package settings > Manage Actions access)`
+      : 'the job\'s github-token was refused: give the job "permissions: packages: read", and access to the package (package settings > Manage Actions access)'
+  }
+  if (inputs.dockerHubOidc?.side === side) {
+    return `the Docker Hub OIDC login for organisation ${inputs.dockerHubOidc.organisation} was refused: check that the connection grants it ${side === 'destination' ? 'Read & Write' : 'Read'} access to ${ref.repository}`
+  }
   if (!given && parseEcrHost(ref.registry)) {
     return `the ECR login was refused: the AWS identity needs ${side === 'source' ? 'ecr:BatchGetImage and ecr:GetDownloadUrlForLayer' : 'ecr:PutImage, ecr:InitiateLayerUpload, ecr:UploadLayerPart, ecr:CompleteLayerUpload and ecr:BatchCheckLayerAvailability'} on this repository`
   }

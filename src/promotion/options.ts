@@ -50,6 +50,8 @@ export interface Inputs {
   referrers: boolean
   /** Docker Hub through an OIDC connection instead of a password. */
   dockerHubOidc?: DockerHubOidc
+  /** The sides (ghcr.io) that log in with the job's github-token. */
+  githubTokenSides: ('source' | 'destination')[]
   concurrency: number
   aws: AwsOptions
 }
@@ -96,7 +98,8 @@ export const INPUT_NAMES = [
   'role-session-name',
   'role-duration-seconds',
   'aws-region',
-  'dockerhub-oidc-connection-id'
+  'dockerhub-oidc-connection-id',
+  'github-token'
 ] as const
 
 export interface ImageLine {
@@ -332,12 +335,20 @@ export function getInputs(read: Read, env: NodeJS.ProcessEnv = process.env): Inp
     notes,
     ifExists: ifExistsRaw as IfExists,
     sourceCredentials:
-      dockerHubOidc?.side === 'source' ? undefined : credentials(read, 'source', sourcePassword),
+      dockerHubOidc?.side === 'source'
+        ? undefined
+        : (credentials(read, 'source', sourcePassword) ?? githubToken(read, source, env)),
     destinationCredentials:
       dockerHubOidc?.side === 'destination'
         ? undefined
-        : credentials(read, 'destination', destinationPassword),
+        : (credentials(read, 'destination', destinationPassword) ?? githubToken(read, destination, env)),
     dockerHubOidc,
+    githubTokenSides: (['source', 'destination'] as const).filter(
+      (side) =>
+        dockerHubOidc?.side !== side &&
+        !read(`${side}-password`).trim() &&
+        githubToken(read, side === 'source' ? source : destination, env) !== undefined
+    ),
     dryRun: parseBoolean(read, 'dry-run', false),
     referrers: parseBoolean(read, 'referrers', true),
     concurrency: parseInteger(read, 'concurrency', DEFAULT_CONCURRENCY, 1, MAX_CONCURRENCY),
@@ -535,6 +546,17 @@ function getDockerHubOidc(
     endpoint: env.ECR_PROMOTE_DOCKER_IDENTITY_URL?.trim() || undefined,
     lifetimeSeconds: lifetime ? Number(lifetime) : undefined
   }
+}
+
+/**
+ * A ghcr.io side with no credentials logs in with the job's token (the github-token input, by default
+ * github.token) as the actor.
+ */
+function githubToken(read: Read, ref: Reference, env: NodeJS.ProcessEnv): Credentials | undefined {
+  if (ref.registry.toLowerCase() !== 'ghcr.io') return undefined
+  const token = read('github-token').trim()
+  if (!token) return undefined
+  return { username: env.GITHUB_ACTOR?.trim() || 'x-access-token', password: token }
 }
 
 function credentials(read: Read, side: string, password: string): Credentials | undefined {
