@@ -27,6 +27,8 @@ export async function startFakeAws({ ambientKeys } = {}) {
     stsCalls: [],
     /** @type {{ keyId: string | undefined, body: unknown }[]} */
     ecrCalls: [],
+    /** @type {{ keyId: string | undefined, region: string | undefined }[]} */
+    ecrPublicCalls: [],
     issuedKeys: new Set(ambientKeys ? [ambientKeys.accessKeyId] : []),
     secrets: [requestToken, ECR_PASSWORD, Buffer.from(`AWS:${ECR_PASSWORD}`).toString('base64')]
   }
@@ -55,6 +57,33 @@ export async function startFakeAws({ ambientKeys } = {}) {
     }
 
     const target = req.headers['x-amz-target']
+    if (req.method === 'POST' && target === 'SpencerFrontendService.GetAuthorizationToken') {
+      // ECR Public: one login for the whole public registry, served in us-east-1.
+      const keyId = /Credential=([^/]+)\//.exec(req.headers.authorization ?? '')?.[1]
+      const region = /Credential=[^/]+\/\d+\/([^/]+)\//.exec(req.headers.authorization ?? '')?.[1]
+      state.ecrPublicCalls.push({ keyId, region })
+      if (!keyId || !state.issuedKeys.has(keyId)) {
+        return send(
+          res,
+          400,
+          'application/x-amz-json-1.1',
+          JSON.stringify({
+            __type: 'UnrecognizedClientException',
+            message: 'The security token included in the request is invalid.'
+          })
+        )
+      }
+      const token = Buffer.from(`AWS:${ECR_PASSWORD}`).toString('base64')
+      state.secrets.push(token)
+      return send(
+        res,
+        200,
+        'application/x-amz-json-1.1',
+        JSON.stringify({
+          authorizationData: { authorizationToken: token, expiresAt: Date.now() / 1000 + 43200 }
+        })
+      )
+    }
     if (req.method === 'POST' && target === 'AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken') {
       const keyId = /Credential=([^/]+)\//.exec(req.headers.authorization ?? '')?.[1]
       state.ecrCalls.push({ keyId, body: JSON.parse(body || '{}') })
@@ -148,7 +177,7 @@ export async function startFakeAws({ ambientKeys } = {}) {
       ACTIONS_ID_TOKEN_REQUEST_URL: `${url}/oidc?api-version=2.0`,
       ACTIONS_ID_TOKEN_REQUEST_TOKEN: requestToken
     },
-    endpointEnv: { AWS_ENDPOINT_URL_STS: url, AWS_ENDPOINT_URL_ECR: url },
+    endpointEnv: { AWS_ENDPOINT_URL_STS: url, AWS_ENDPOINT_URL_ECR: url, AWS_ENDPOINT_URL_ECR_PUBLIC: url },
     stop: () =>
       new Promise((resolve) => {
         server.closeAllConnections()

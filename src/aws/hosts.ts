@@ -27,3 +27,11 @@ export function parseEcrHost(registry: string): EcrRegistry | undefined {
   if (dual) return { accountId: dual[1], region: dual[3], fips: !!dual[2], dualStack: true }
   return undefined
 }
+
+/** ECR Public (public.ecr.aws/ALIAS/NAME): its logins are served in us-east-1 only. */
+export const ECR_PUBLIC_HOST = 'public.ecr.aws'
+export const ECR_PUBLIC_REGION = 'us-east-1'
+
+export function isEcrPublicHost(registry: string): boolean {
+  return registry.toLowerCase().replace(/:443$/, '') === ECR_PUBLIC_HOST
+}

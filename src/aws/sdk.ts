@@ -4,9 +4,11 @@
 export interface AwsSdk {
   ecr(): Promise<typeof import('@aws-sdk/client-ecr')>
   sts(): Promise<typeof import('@aws-sdk/client-sts')>
+  ecrPublic(): Promise<typeof import('@aws-sdk/client-ecr-public')>
 }
 
 export const lazySdk: AwsSdk = {
   ecr: () => import('@aws-sdk/client-ecr'),
-  sts: () => import('@aws-sdk/client-sts')
+  sts: () => import('@aws-sdk/client-sts'),
+  ecrPublic: () => import('@aws-sdk/client-ecr-public')
 }

@@ -14,7 +14,7 @@ import {
 } from '../registry/index.js'
 
 export { parseEcrHost, type EcrRegistry } from './hosts.js'
-import type { EcrRegistry } from './hosts.js'
+import { ECR_PUBLIC_HOST, ECR_PUBLIC_REGION, type EcrRegistry } from './hosts.js'
 
 export interface AwsOptions {
   roleToAssume?: string
@@ -130,6 +130,51 @@ export class AwsSession {
       throw new AwsError(`ECR login for ${host}: ${explainEcrError(error, credentials !== undefined)}`, {
         cause: error
       })
+    } finally {
+      client.destroy()
+    }
+  }
+
+  /**
+   * Basic credentials for ECR Public (a destination): ecr-public:GetAuthorizationToken, served in
+   * us-east-1 only (it also needs sts:GetServiceBearerToken), with the same credentials as ECR.
+   */
+  ecrPublicLogin(): Promise<Credentials> {
+    let login = this.logins.get(ECR_PUBLIC_HOST)
+    if (!login) {
+      login = this.fetchEcrPublicLogin()
+      this.logins.set(ECR_PUBLIC_HOST, login)
+    }
+    return login
+  }
+
+  private async fetchEcrPublicLogin(): Promise<Credentials> {
+    const credentials = await this.awsCredentials(ECR_PUBLIC_REGION)
+    const { ECRPUBLICClient, GetAuthorizationTokenCommand } = await this.deps.sdk.ecrPublic()
+    const client = new ECRPUBLICClient({
+      region: ECR_PUBLIC_REGION,
+      credentials,
+      requestHandler: this.handler,
+      maxAttempts: 1
+    })
+    try {
+      const output = await this.retry(() => client.send(new GetAuthorizationTokenCommand({})))
+      const token = output.authorizationData?.authorizationToken
+      if (!token) throw new AwsError('the answer carried no authorization token')
+      this.deps.onSecret(token)
+      const decoded = Buffer.from(token, 'base64').toString('utf8')
+      const colon = decoded.indexOf(':')
+      if (colon < 1) throw new AwsError('the authorization token is not USER:PASSWORD')
+      const password = decoded.slice(colon + 1)
+      this.deps.onSecret(password)
+      this.deps.logger.info(`ECR Public login obtained (${ECR_PUBLIC_REGION})`)
+      return { username: decoded.slice(0, colon), password }
+    } catch (error) {
+      const explained = explainEcrError(error, credentials !== undefined).replace(
+        'ecr:GetAuthorizationToken (resource "*")',
+        'ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken (resource "*")'
+      )
+      throw new AwsError(`ECR Public login: ${explained}`, { cause: error })
     } finally {
       client.destroy()
     }

@@ -2,6 +2,7 @@
 // clients, and the proof of write access that comes before any byte is copied.
 import type { Dispatcher } from 'undici'
 import { AwsSession, parseEcrHost } from '../aws/session.js'
+import { isEcrPublicHost } from '../aws/hosts.js'
 import type { Inputs } from './options.js'
 import type { PromoteOptions, Reporter } from './promote.js'
 import {
@@ -35,7 +36,12 @@ export function logIn(
     oidc?.side === side.name ? dockerHubLogin(inputs, options, dispatcher) : undefined
   )
   const ecr = sides.map((side, i) => (side.explicit || hub[i] ? undefined : parseEcrHost(side.ref.registry)))
-  if (!ecr.some(Boolean)) {
+  // ECR Public takes a login to push; its public images are pulled anonymously.
+  const ecrPublic = sides.map(
+    (side, i) =>
+      side.name === 'destination' && !side.explicit && !hub[i] && isEcrPublicHost(side.ref.registry)
+  )
+  if (!ecr.some(Boolean) && !ecrPublic.some(Boolean)) {
     if (inputs.aws.roleToAssume) {
       options.reporter.warning(
         'role-to-assume is set, but no ECR registry needs an AWS login; the role is not used'
@@ -53,7 +59,8 @@ export function logIn(
     tokenSource: options.tokenSource,
     sdk: options.sdk ?? {
       ecr: () => Promise.reject(new Error('no AWS SDK loader was given to promote()')),
-      sts: () => Promise.reject(new Error('no AWS SDK loader was given to promote()'))
+      sts: () => Promise.reject(new Error('no AWS SDK loader was given to promote()')),
+      ecrPublic: () => Promise.reject(new Error('no AWS SDK loader was given to promote()'))
     },
     getIdToken:
       options.getIdToken ??
@@ -62,6 +69,14 @@ export function logIn(
   const [source, destination] = sides.map(async (side, i) => {
     const registry = ecr[i]
     if (hub[i]) return hub[i]
+    if (ecrPublic[i]) {
+      const login = () => aws.ecrPublicLogin()
+      try {
+        return await (options.shared ? options.shared.login(side.ref.registry, login) : login())
+      } catch (error) {
+        throw wrap(`log in to ${side.name} ${side.ref.registry}`, error)
+      }
+    }
     if (!registry) return side.explicit
     try {
       const login = () => aws.ecrLogin(registry, side.ref.registry)
