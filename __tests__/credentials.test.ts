@@ -1,7 +1,7 @@
 // Which credentials each side logs in with when no password is stored: ghcr.io with the job's token
 // as the actor, Docker Hub through an OIDC connection as the organisation; and what a refusal says.
 import { describe, expect, test } from '@jest/globals'
-import { getInputs, InputError } from '../src/promotion/options.js'
+import { getInputs, getPromotions, InputError } from '../src/promotion/options.js'
 import { accessHint } from '../src/promotion/hints.js'
 import { RegistryError } from '../src/registry/index.js'
 import { runCli } from '../src/cli/main.js'
@@ -128,5 +128,41 @@ describe('Docker Hub through an OIDC connection', () => {
     )
     expect(code).toBe(2)
     expect(stderr).toContain('Docker Hub OIDC connections trust only GitHub Actions tokens today')
+  })
+})
+
+describe('a release set with no stored secret', () => {
+  test('Docker Hub lines use the OIDC connection; GHCR, ECR Public and ECR lines log in their own way', () => {
+    const images = [
+      `${ECR}/app:1 docker.io/acme/app`,
+      `${ECR}/app:1 ghcr.io/acme/app`,
+      `${ECR}/app:1 public.ecr.aws/acme/app`,
+      `${ECR}/app:1 ${ECR}/mirror/app`
+    ].join('\n')
+    const set = getPromotions(
+      read({
+        images,
+        'destination-username': 'acme',
+        'dockerhub-oidc-connection-id': CONNECTION,
+        'github-token': 'ghs_job'
+      }),
+      { GITHUB_ACTOR: 'octocat' }
+    ).map((p) => p.inputs)
+    expect(set.map((i) => i.dockerHubOidc?.organisation)).toEqual(['acme', undefined, undefined, undefined])
+    expect(set.map((i) => i.destinationCredentials)).toEqual([
+      undefined,
+      { username: 'octocat', password: 'ghs_job' },
+      undefined,
+      undefined
+    ])
+  })
+
+  test('a connection id with no line reaching Docker Hub is an input error', () => {
+    expect(() =>
+      getPromotions(
+        read({ images: `${ECR}/app:1 ghcr.io/acme/app`, 'dockerhub-oidc-connection-id': CONNECTION }),
+        {}
+      )
+    ).toThrow('Input "dockerhub-oidc-connection-id" is set, but no line of images reaches Docker Hub')
   })
 })

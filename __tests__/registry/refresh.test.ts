@@ -49,6 +49,18 @@ test('fresh credentials that are refused too are not refreshed again: the refusa
   let refreshes = 0
   const c = client(async () => (refreshes++, { username: 'promoter', password: 'still-wrong' }))
   await expect(headManifest(c, 'acme/app', 'v1')).rejects.toThrow(/refused the credentials/)
+  // Later requests do not exchange again either: the refusal is not an expiry.
+  await expect(headManifest(c, 'acme/app', 'v1', ['repository:acme/app:pull,push'])).rejects.toThrow(
+    /refused the credentials/
+  )
   expect(refreshes).toBe(1)
+  await c.close()
+})
+
+test('a refresh that fails keeps the refusal it was meant to cure in the message', async () => {
+  const c = client(() => Promise.reject(new Error('exchange failed: HTTP 429')))
+  await expect(headManifest(c, 'acme/app', 'v1')).rejects.toThrow(
+    /refused the credentials.*fresh credentials could not be had either: exchange failed: HTTP 429/
+  )
   await c.close()
 })

@@ -166,7 +166,7 @@ function checkTokenSource(command: CommandLine, inputs: Inputs, env: NodeJS.Proc
     throw new UsageError(
       '--dockerhub-oidc-connection-id: Docker Hub OIDC connections trust only GitHub Actions tokens today, and ' +
         'this run has none (outside GitHub Actions, or without permissions: id-token: write); use ' +
-        'ECR_PROMOTE_DESTINATION_PASSWORD with an organisation access token here'
+        `ECR_PROMOTE_${inputs.dockerHubOidc.side.toUpperCase()}_PASSWORD with an organisation access token here`
     )
   }
   if (command.webIdentityTokenEnv && command.webIdentityTokenFile) {

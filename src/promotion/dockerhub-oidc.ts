@@ -82,6 +82,12 @@ export async function exchangeDockerHubToken(options: ExchangeOptions): Promise<
       )
       continue
     }
+    if (response.statusCode === 429 || response.statusCode >= 500) {
+      throw new PromotionError(
+        `Docker Hub OIDC: the identity service is ${response.statusCode === 429 ? 'rate-limiting this runner' : 'unavailable'} ` +
+          `(HTTP ${response.statusCode} after ${ATTEMPTS} attempts); try again later`
+      )
+    }
     throw explainRefusal(response.statusCode, text, idToken, options)
   }
 }

@@ -21,7 +21,11 @@ export function accessHint(inputs: Inputs, side: Side, error: unknown): string |
       : 'the job\'s github-token was refused: give the job "permissions: packages: read", and access to the package (package settings > Manage Actions access)'
   }
   if (inputs.dockerHubOidc?.side === side) {
-    return `the Docker Hub OIDC login for organisation ${inputs.dockerHubOidc.organisation} was refused: check that the connection grants it ${side === 'destination' ? 'Read & Write' : 'Read'} access to ${ref.repository}`
+    return (
+      `the Docker Hub OIDC login for organisation ${inputs.dockerHubOidc.organisation} was refused: the repository's ` +
+      `namespace ${namespaceOf(ref.repository)} must be that organisation, and the connection must grant ` +
+      `${side === 'destination' ? 'Read & Write' : 'Read'} access to ${ref.repository}`
+    )
   }
   if (!given && parseEcrHost(ref.registry)) {
     return `the ECR login was refused: the AWS identity needs ${side === 'source' ? 'ecr:BatchGetImage and ecr:GetDownloadUrlForLayer' : 'ecr:PutImage, ecr:InitiateLayerUpload, ecr:UploadLayerPart, ecr:CompleteLayerUpload and ecr:BatchCheckLayerAvailability'} on this repository`

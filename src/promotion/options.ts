@@ -145,7 +145,26 @@ export function getPromotions(
   }
   const lines = parseImageLines(raw)
   const tagsFor = tagsByLine(read('tags'), lines)
-  const promotions = lines.map(({ line, source, destination }) => {
+  // The Docker Hub OIDC connection (and the organisation named as username) are for the lines that
+  // reach Docker Hub; a line to GHCR, ECR or ECR Public logs in its own way.
+  const oidc = read('dockerhub-oidc-connection-id').trim() !== ''
+  const reachesHub = (l: ImageLine) =>
+    [l.source, l.destination].some((r) => {
+      const ref = safeParse(r)
+      return ref !== undefined && isDockerHub(ref.registry)
+    })
+  if (oidc && !lines.some(reachesHub)) {
+    throw new InputError('dockerhub-oidc-connection-id', 'is set, but no line of images reaches Docker Hub')
+  }
+  const promotions = lines.map((l) => {
+    const { line, source, destination } = l
+    const hidden = new Set<string>()
+    if (oidc && !reachesHub(l)) {
+      hidden.add('dockerhub-oidc-connection-id')
+      for (const side of ['source', 'destination']) {
+        if (!read(`${side}-password`).trim()) hidden.add(`${side}-username`)
+      }
+    }
     const lineRead: Read = (name) =>
       name === 'source'
         ? source
@@ -153,7 +172,9 @@ export function getPromotions(
           ? destination
           : name === 'tags'
             ? (tagsFor.get(line) ?? read(name))
-            : read(name)
+            : hidden.has(name)
+              ? ''
+              : read(name)
     try {
       return { inputs: getInputs(lineRead, env), line }
     } catch (error) {
@@ -533,17 +554,29 @@ function getDockerHubOidc(
     )
   }
   const lifetime = env.ECR_PROMOTE_DOCKER_OIDC_LIFETIME_S?.trim()
-  if (lifetime && !(/^\d+$/.test(lifetime) && Number(lifetime) >= 1 && Number(lifetime) <= 3600)) {
+  if (lifetime && !(/^\d+$/.test(lifetime) && Number(lifetime) >= 300 && Number(lifetime) <= 3600)) {
     throw new InputError(
       'ECR_PROMOTE_DOCKER_OIDC_LIFETIME_S',
-      `is "${printable(lifetime)}"; seconds, 1 to 3600`
+      `is "${printable(lifetime)}"; seconds, 300 to 3600`
+    )
+  }
+  const endpoint = env.ECR_PROMOTE_DOCKER_IDENTITY_URL?.trim() || undefined
+  // The OIDC token goes there: HTTPS only (plain HTTP to this machine, for tests).
+  if (
+    endpoint &&
+    !/^https:\/\//.test(endpoint) &&
+    !/^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(endpoint)
+  ) {
+    throw new InputError(
+      'ECR_PROMOTE_DOCKER_IDENTITY_URL',
+      `is "${printable(endpoint)}"; it must be an https:// URL`
     )
   }
   return {
     connectionId,
     side,
     organisation,
-    endpoint: env.ECR_PROMOTE_DOCKER_IDENTITY_URL?.trim() || undefined,
+    endpoint,
     lifetimeSeconds: lifetime ? Number(lifetime) : undefined
   }
 }

@@ -67,6 +67,8 @@ export class Authenticator {
   private credentials: Credentials | undefined
   /** One refresh at a time, shared by the requests that were refused together. */
   private refreshing: Promise<Credentials> | undefined
+  /** Fresh credentials were refused as well: the refusal is not an expiry. */
+  private refreshUseless = false
 
   constructor(private readonly options: AuthenticatorOptions) {
     this.credentials = options.credentials
@@ -238,14 +240,32 @@ export class Authenticator {
       return await this.requestToken(challenge, scopes)
     } catch (error) {
       const refresh = this.options.refreshCredentials
-      if (!refresh || !(error instanceof RegistryError) || (error.status !== 401 && error.status !== 403))
-        throw error
-      // Refused with credentials that were fresh when the request went: another refresh cannot help.
-      if (this.credentials === used) {
-        this.refreshing ??= refresh().finally(() => (this.refreshing = undefined))
-        this.credentials = await this.refreshing
+      const refused = error instanceof RegistryError && (error.status === 401 || error.status === 403)
+      // Once fresh credentials were refused too, refreshing again cannot help: the refusal stands.
+      if (!refresh || !refused || this.refreshUseless) throw error
+      try {
+        if (this.credentials === used) {
+          const pending = (this.refreshing ??= refresh())
+          try {
+            const fresh = await pending
+            if (this.credentials === used) this.credentials = fresh
+          } finally {
+            if (this.refreshing === pending) this.refreshing = undefined
+          }
+        }
+      } catch (refreshError) {
+        throw new RegistryError(
+          `${(error as Error).message}; fresh credentials could not be had either: ${(refreshError as Error).message}`,
+          { status: (error as RegistryError).status, retryable: false, cause: refreshError }
+        )
       }
-      return this.requestToken(challenge, scopes)
+      try {
+        return await this.requestToken(challenge, scopes)
+      } catch (again) {
+        if (again instanceof RegistryError && (again.status === 401 || again.status === 403))
+          this.refreshUseless = true
+        throw again
+      }
     }
   }
 
