@@ -271,4 +271,30 @@ describe('ECR to Docker Hub over TLS through a proxy', () => {
       expectNoSecrets(result, allSecrets())
     })
   })
+
+  test('an archived ECR source (404 on pull, ARCHIVED in DescribeImages) is explained as archived, with how to restore it', async () => {
+    aws.state.archived.add('app:1.3.0')
+    const run = await runAction(inputs({ source: `${ECR_HOST}/app:1.3.0` }), {
+      env: { ...baseEnv(), ...aws.oidcEnv }
+    })
+    expect(run.code).toBe(1)
+    const errors = errorsOf(run).join('\n')
+    expect(errors).toContain(
+      'the image is archived (ECR archive storage class), so ECR answers 404 to a pull'
+    )
+    expect(errors).toContain(
+      'aws ecr update-image-storage-class --repository-name app --image-id imageTag=1.3.0 --target-storage-class STANDARD'
+    )
+    expect(aws.state.describeCalls).toContain('app:1.3.0')
+    expectNoSecrets(run, allSecrets())
+  })
+
+  test('a missing ECR tag that is not archived stays "not found"', async () => {
+    const run = await runAction(inputs({ source: `${ECR_HOST}/app:0.0.1` }), {
+      env: { ...baseEnv(), ...aws.oidcEnv }
+    })
+    expect(run.code).toBe(1)
+    expect(errorsOf(run).join('\n')).toMatch(/tag 0\.0\.1 not found in repository app/)
+    expect(errorsOf(run).join('\n')).not.toContain('archived')
+  })
 })

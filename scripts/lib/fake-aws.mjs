@@ -29,6 +29,9 @@ export async function startFakeAws({ ambientKeys } = {}) {
     ecrCalls: [],
     /** @type {{ keyId: string | undefined, region: string | undefined }[]} */
     ecrPublicCalls: [],
+    /** `repo:tag` of images that answer ARCHIVED to DescribeImages; and what was asked. */
+    archived: new Set(),
+    describeCalls: [],
     issuedKeys: new Set(ambientKeys ? [ambientKeys.accessKeyId] : []),
     secrets: [requestToken, ECR_PASSWORD, Buffer.from(`AWS:${ECR_PASSWORD}`).toString('base64')]
   }
@@ -57,6 +60,38 @@ export async function startFakeAws({ ambientKeys } = {}) {
     }
 
     const target = req.headers['x-amz-target']
+    if (req.method === 'POST' && target === 'AmazonEC2ContainerRegistry_V20150921.DescribeImages') {
+      // Images a test has archived answer ARCHIVED (ECR's archive storage class); others are unknown.
+      const input = JSON.parse(body || '{}')
+      const id = input.imageIds?.[0] ?? {}
+      const key = `${input.repositoryName}:${id.imageTag ?? id.imageDigest}`
+      state.describeCalls.push(key)
+      if (!state.archived.has(key)) {
+        return send(
+          res,
+          400,
+          'application/x-amz-json-1.1',
+          JSON.stringify({
+            __type: 'ImageNotFoundException',
+            message: `The image with imageId ${key} does not exist`
+          })
+        )
+      }
+      return send(
+        res,
+        200,
+        'application/x-amz-json-1.1',
+        JSON.stringify({
+          imageDetails: [
+            {
+              repositoryName: input.repositoryName,
+              imageTags: id.imageTag ? [id.imageTag] : [],
+              imageStatus: 'ARCHIVED'
+            }
+          ]
+        })
+      )
+    }
     if (req.method === 'POST' && target === 'SpencerFrontendService.GetAuthorizationToken') {
       // ECR Public: one login for the whole public registry, served in us-east-1.
       const keyId = /Credential=([^/]+)\//.exec(req.headers.authorization ?? '')?.[1]

@@ -136,6 +136,44 @@ export class AwsSession {
   }
 
   /**
+   * The status ECR gives an image (ACTIVE, ARCHIVED, ACTIVATING), to explain a source that answers
+   * 404; undefined when it cannot tell (no such image, no ecr:DescribeImages). Never throws.
+   */
+  async imageStatus(
+    registry: EcrRegistry,
+    repository: string,
+    reference: string
+  ): Promise<string | undefined> {
+    try {
+      const credentials = await this.awsCredentials(registry.region)
+      const { ECRClient, DescribeImagesCommand } = await this.deps.sdk.ecr()
+      const client = new ECRClient({
+        region: registry.region,
+        credentials,
+        useFipsEndpoint: registry.fips || undefined,
+        useDualstackEndpoint: registry.dualStack || undefined,
+        requestHandler: this.handler,
+        maxAttempts: 2
+      })
+      try {
+        const id = reference.includes(':') ? { imageDigest: reference } : { imageTag: reference }
+        const output = await client.send(
+          new DescribeImagesCommand({
+            registryId: registry.accountId,
+            repositoryName: repository,
+            imageIds: [id]
+          })
+        )
+        return output.imageDetails?.[0]?.imageStatus
+      } finally {
+        client.destroy()
+      }
+    } catch {
+      return undefined
+    }
+  }
+
+  /**
    * Basic credentials for ECR Public (a destination): ecr-public:GetAuthorizationToken, served in
    * us-east-1 only (it also needs sts:GetServiceBearerToken), with the same credentials as ECR.
    */

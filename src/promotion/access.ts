@@ -86,7 +86,26 @@ export function logIn(
       throw wrap(`log in to ${side.name} ${side.ref.registry}`, error)
     }
   })
+  explainers.set(inputs, (repository, reference) => {
+    const registry = parseEcrHost(inputs.source.registry)
+    return registry ? aws.imageStatus(registry, repository, reference) : Promise.resolve(undefined)
+  })
   return [source, destination]
+}
+
+/** How to ask AWS about a source image that answered 404 (set by logIn when an AWS session exists). */
+const explainers = new WeakMap<
+  Inputs,
+  (repository: string, reference: string) => Promise<string | undefined>
+>()
+
+/** ECR's status of a source image ('ARCHIVED', ...), when the source is ECR and AWS can say. */
+export function sourceImageStatus(
+  inputs: Inputs,
+  repository: string,
+  reference: string
+): Promise<string | undefined> {
+  return explainers.get(inputs)?.(repository, reference) ?? Promise.resolve(undefined)
 }
 
 /**

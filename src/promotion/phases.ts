@@ -3,7 +3,7 @@
 import type { Inputs } from './options.js'
 import type { Decision, TagState } from './policy.js'
 import { accessHint, explainTagCheck } from './hints.js'
-import { proveWriteAccess } from './access.js'
+import { proveWriteAccess, sourceImageStatus } from './access.js'
 import { displayReference, displayRegistry, PromotionError, wrap } from './errors.js'
 import { checkTags } from './tags.js'
 import { decideFloating, deriveFloatingTags } from './floating.js'
@@ -12,6 +12,7 @@ import type { Progress, PromoteResult, Reporter, TagOutcome } from './promote.js
 import {
   copyContent,
   listTags,
+  RegistryError,
   requireManifest,
   type CopyStats,
   type Limiter,
@@ -40,7 +41,24 @@ export async function resolveAndCheck(
   progress.phase = 'resolve the source and check the destination tags'
   const sourceRef = inputs.source.digest ?? inputs.source.tag ?? ''
   const resolving = sourceReady.then((client) =>
-    requireManifest(client, inputs.source.repository, sourceRef).catch((error: unknown) => {
+    requireManifest(client, inputs.source.repository, sourceRef).catch(async (error: unknown) => {
+      // ECR answers 404 for an archived image: say so, and how to restore it.
+      const status =
+        error instanceof RegistryError && error.status === 404
+          ? await sourceImageStatus(inputs, inputs.source.repository, sourceRef)
+          : undefined
+      if (status === 'ARCHIVED' || status === 'ACTIVATING') {
+        throw new PromotionError(
+          `resolve source ${displayReference(inputs.source)}: the image is ${status === 'ARCHIVED' ? 'archived' : 'being restored from the archive'} ` +
+            `(ECR archive storage class), so ECR answers 404 to a pull. ` +
+            (status === 'ARCHIVED'
+              ? `Restore it (aws ecr update-image-storage-class --repository-name ${inputs.source.repository} ` +
+                `--image-id ${sourceRef.includes(':') ? `imageDigest=${sourceRef}` : `imageTag=${sourceRef}`} --target-storage-class STANDARD), ` +
+                'wait until it is ACTIVE, then promote again'
+              : 'Wait until it is ACTIVE, then promote again'),
+          { cause: error }
+        )
+      }
       throw wrap(
         `resolve source ${displayReference(inputs.source)}`,
         error,
