@@ -114,18 +114,11 @@ export class AwsSession {
       const output = await this.retry(() =>
         client.send(new GetAuthorizationTokenCommand({ registryIds: [registry.accountId] }))
       )
-      const token = output.authorizationData?.[0]?.authorizationToken
-      if (!token) throw new AwsError('the answer carried no authorization token')
-      this.deps.onSecret(token)
-      const decoded = Buffer.from(token, 'base64').toString('utf8')
-      const colon = decoded.indexOf(':')
-      if (colon < 1) throw new AwsError('the authorization token is not USER:PASSWORD')
-      const password = decoded.slice(colon + 1)
-      this.deps.onSecret(password)
+      const login = this.decodeToken(output.authorizationData?.[0]?.authorizationToken)
       this.deps.logger.info(
         `ECR login for ${host} obtained (account ${registry.accountId}, ${registry.region})`
       )
-      return { username: decoded.slice(0, colon), password }
+      return login
     } catch (error) {
       throw new AwsError(`ECR login for ${host}: ${explainEcrError(error, credentials !== undefined)}`, {
         cause: error
@@ -197,16 +190,9 @@ export class AwsSession {
     })
     try {
       const output = await this.retry(() => client.send(new GetAuthorizationTokenCommand({})))
-      const token = output.authorizationData?.authorizationToken
-      if (!token) throw new AwsError('the answer carried no authorization token')
-      this.deps.onSecret(token)
-      const decoded = Buffer.from(token, 'base64').toString('utf8')
-      const colon = decoded.indexOf(':')
-      if (colon < 1) throw new AwsError('the authorization token is not USER:PASSWORD')
-      const password = decoded.slice(colon + 1)
-      this.deps.onSecret(password)
+      const login = this.decodeToken(output.authorizationData?.authorizationToken)
       this.deps.logger.info(`ECR Public login obtained (${ECR_PUBLIC_REGION})`)
-      return { username: decoded.slice(0, colon), password }
+      return login
     } catch (error) {
       const explained = explainEcrError(error, credentials !== undefined).replace(
         'ecr:GetAuthorizationToken (resource "*")',
@@ -216,6 +202,18 @@ export class AwsSession {
     } finally {
       client.destroy()
     }
+  }
+
+  /** An ECR (or ECR Public) authorization token: base64 of USER:PASSWORD, both masked first. */
+  private decodeToken(token: string | undefined): Credentials {
+    if (!token) throw new AwsError('the answer carried no authorization token')
+    this.deps.onSecret(token)
+    const decoded = Buffer.from(token, 'base64').toString('utf8')
+    const colon = decoded.indexOf(':')
+    if (colon < 1) throw new AwsError('the authorization token is not USER:PASSWORD')
+    const password = decoded.slice(colon + 1)
+    this.deps.onSecret(password)
+    return { username: decoded.slice(0, colon), password }
   }
 
   /** Role credentials from the OIDC exchange, or undefined to let the SDK use its default chain. */
