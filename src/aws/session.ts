@@ -101,15 +101,8 @@ export class AwsSession {
 
   private async fetchEcrLogin(registry: EcrRegistry, host: string): Promise<Credentials> {
     const credentials = await this.awsCredentials(registry.region)
-    const { ECRClient, GetAuthorizationTokenCommand } = await this.deps.sdk.ecr()
-    const client = new ECRClient({
-      region: registry.region,
-      credentials,
-      useFipsEndpoint: registry.fips || undefined,
-      useDualstackEndpoint: registry.dualStack || undefined,
-      requestHandler: this.handler,
-      maxAttempts: 1
-    })
+    const { GetAuthorizationTokenCommand } = await this.deps.sdk.ecr()
+    const client = await this.ecrClient(registry, credentials, 1)
     try {
       const output = await this.retry(() =>
         client.send(new GetAuthorizationTokenCommand({ registryIds: [registry.accountId] }))
@@ -139,15 +132,8 @@ export class AwsSession {
   ): Promise<string | undefined> {
     try {
       const credentials = await this.awsCredentials(registry.region)
-      const { ECRClient, DescribeImagesCommand } = await this.deps.sdk.ecr()
-      const client = new ECRClient({
-        region: registry.region,
-        credentials,
-        useFipsEndpoint: registry.fips || undefined,
-        useDualstackEndpoint: registry.dualStack || undefined,
-        requestHandler: this.handler,
-        maxAttempts: 2
-      })
+      const { DescribeImagesCommand } = await this.deps.sdk.ecr()
+      const client = await this.ecrClient(registry, credentials, 2)
       try {
         const id = reference.includes(':') ? { imageDigest: reference } : { imageTag: reference }
         const output = await client.send(
@@ -202,6 +188,23 @@ export class AwsSession {
     } finally {
       client.destroy()
     }
+  }
+
+  /** An ECR API client for the registry's region and endpoint flavour, through our HTTP handler. */
+  private async ecrClient(
+    registry: EcrRegistry,
+    credentials: AwsCredentials | undefined,
+    maxAttempts: number
+  ) {
+    const { ECRClient } = await this.deps.sdk.ecr()
+    return new ECRClient({
+      region: registry.region,
+      credentials,
+      useFipsEndpoint: registry.fips || undefined,
+      useDualstackEndpoint: registry.dualStack || undefined,
+      requestHandler: this.handler,
+      maxAttempts
+    })
   }
 
   /** An ECR (or ECR Public) authorization token: base64 of USER:PASSWORD, both masked first. */
