@@ -15,6 +15,7 @@ describe('failureKind', () => {
     [new Error('log in', { cause: new Error('ECR', { cause: named('AccessDeniedException') }) }), 'access'],
     [new Error('assume role', { cause: named('InvalidIdentityToken') }), 'access'],
     [new Error('no credentials', { cause: named('CredentialsProviderError') }), 'access'],
+    [new PromotionError('signature gate: no signature', { kind: 'gate' }), 'gate'],
     [new PromotionError('copy', { cause: new RegistryError('500', { status: 500 }) }), 'other'],
     [new PromotionError('resolve', { cause: new RegistryError('404', { status: 404 }) }), 'other'],
     [new Error('cannot reach'), 'other']
@@ -23,6 +24,15 @@ describe('failureKind', () => {
   })
 
   test('the documented exit codes', () => {
-    expect(EXIT).toEqual({ ok: 0, failed: 1, usage: 2, conflict: 3, access: 4, sigint: 130, sigterm: 143 })
+    expect(EXIT).toEqual({
+      ok: 0,
+      failed: 1,
+      usage: 2,
+      conflict: 3,
+      access: 4,
+      gate: 5,
+      sigint: 130,
+      sigterm: 143
+    })
   })
 })

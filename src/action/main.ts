@@ -20,7 +20,7 @@ import {
   type PromoteResult,
   type Reporter
 } from '../promotion/promote.js'
-import { lazySdk } from '../aws/sdk.js'
+import { lazySdk, lazySigstore } from '../aws/sdk.js'
 import { imagesOutput, referrersOutput, totals } from '../promotion/report.js'
 import { readNetworkEnvironment } from '../registry/index.js'
 
@@ -81,7 +81,8 @@ export async function run(): Promise<void> {
       onSecret: (secret: string) => core.setSecret(secret),
       getIdToken: (audience: string) => core.getIDToken(audience),
       network: readNetworkEnvironment(),
-      sdk: lazySdk
+      sdk: lazySdk,
+      sigstore: lazySigstore
     }
     if (read.set) {
       set = { members: read.members, progress: newSetProgress(read.members) }

@@ -6,6 +6,7 @@ import type { Inputs } from '../promotion/options.js'
 import { parseEcrHost } from '../aws/session.js'
 import { displayReference, type Progress, type PromoteResult } from '../promotion/promote.js'
 import { formatBytes, formatDuration, isDockerHub, type CopyStats } from '../registry/index.js'
+import { formatCounts } from '../gates/scan.js'
 
 export interface SummaryInput {
   inputs: Inputs
@@ -58,6 +59,7 @@ export async function writeSummary({ inputs, result, progress, error }: SummaryI
     ...rows
   ])
 
+  addGates(result)
   const tagRows = tagTable(result, progress, error)
   if (tagRows.length) {
     summary.addHeading('Tags', 4)
@@ -108,6 +110,45 @@ export async function writeSummary({ inputs, result, progress, error }: SummaryI
     )
   }
   await summary.write()
+}
+
+/** What the gates found: the key that verified, each image's scan counts. */
+function addGates(result: PromoteResult | undefined): void {
+  const gates = result?.gates
+  const rows: string[][] = []
+  if (gates?.signature) {
+    const { key, via } = gates.signature
+    rows.push([
+      'Signature',
+      `passed: ${escape(key.label)} ${code(key.fingerprint)} (${escape(key.origin)}), ${escape(via)}`
+    ])
+  }
+  for (const image of gates?.scan?.images ?? []) {
+    rows.push([
+      `Scan${image.platform ? ` (${escape(image.platform)})` : ''}`,
+      `passed: ${escape(image.status)}, ${escape(formatCounts(image.counts))} (${code(short(image.digest))})`
+    ])
+  }
+  if (result?.repositoryCreated) {
+    const how = result.repositoryCreated
+    rows.push([
+      'Repository',
+      how === 'created'
+        ? 'created (scan on push)'
+        : how === 'would-create'
+          ? 'would be created (dry run)'
+          : `created on push by the creation template ${code(how.template)}`
+    ])
+  }
+  if (!rows.length) return
+  core.summary.addHeading('Gates and repository', 4)
+  core.summary.addTable([
+    [
+      { data: 'Check', header: true },
+      { data: 'Result', header: true }
+    ],
+    ...rows
+  ])
 }
 
 function tagTable(result: PromoteResult | undefined, progress: Progress, error?: Error): string[][] {

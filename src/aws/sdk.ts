@@ -7,6 +7,12 @@ export interface AwsSdk {
   ecrPublic(): Promise<typeof import('@aws-sdk/client-ecr-public')>
 }
 
+/** @sigstore/verify and @sigstore/bundle for the signature gate, in their own chunk for the action. */
+export const lazySigstore = async () => {
+  const [verify, bundle] = await Promise.all([import('@sigstore/verify'), import('@sigstore/bundle')])
+  return { verify, bundle }
+}
+
 export const lazySdk: AwsSdk = {
   ecr: () => import('@aws-sdk/client-ecr'),
   sts: () => import('@aws-sdk/client-sts'),

@@ -37,6 +37,9 @@ export interface AwsDependencies {
   retry?: RetryOptions
 }
 
+export type EcrSdk = Awaited<ReturnType<AwsSdk['ecr']>>
+export type EcrApiClient = InstanceType<EcrSdk['ECRClient']>
+
 interface AwsCredentials {
   accessKeyId: string
   secretAccessKey: string
@@ -149,6 +152,24 @@ export class AwsSession {
       }
     } catch {
       return undefined
+    }
+  }
+
+  /**
+   * Runs `use` with an ECR API client for the registry (the run's credentials, our HTTP handler),
+   * retrying throttling and transient failures; the client is closed afterwards.
+   */
+  async withEcrApi<T>(
+    registry: EcrRegistry,
+    use: (client: EcrApiClient, sdk: EcrSdk) => Promise<T>
+  ): Promise<T> {
+    const credentials = await this.awsCredentials(registry.region)
+    const sdk = await this.deps.sdk.ecr()
+    const client = await this.ecrClient(registry, credentials, 1)
+    try {
+      return await this.retry(() => use(client, sdk))
+    } finally {
+      client.destroy()
     }
   }
 

@@ -92,7 +92,16 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
     if (value === undefined) throw new UsageError(`--${name} needs a value`)
     // Repeating a list option adds to it (--tags 1.4.2 --tags 1.4).
     const previous = values.get(name)
-    values.set(name, previous !== undefined && /tags$/.test(name) ? `${previous},${value}` : value)
+    // Repeated: tags add up (comma), keys too (one per line).
+    const joined =
+      previous === undefined
+        ? value
+        : /tags$/.test(name)
+          ? `${previous},${value}`
+          : name === 'require-signature-key'
+            ? `${previous}\n${value}`
+            : value
+    values.set(name, joined)
   }
   if (positional.length > 2) {
     throw new UsageError(`too many arguments (${positional.length}); expected SOURCE DESTINATION`)

@@ -30,6 +30,12 @@ Options (each also from the environment as ECR_PROMOTE_<NAME>, e.g. ECR_PROMOTE_
                                  ECR_PROMOTE_GITHUB_TOKEN: a ghcr.io side with no credentials logs in with it
   --dockerhub-oidc-connection-id ID Docker Hub without a password: the organisation's OIDC connection
                                  (GitHub Actions only; --destination-username names the organisation)
+  --require-signature-key PEM|FILE  gate: the source digest must be signed by this key (cosign .sig or a
+                                 Sigstore bundle); repeat for more keys; nothing is written otherwise
+  --fail-on-scan-severity critical|high|medium|low  gate, ECR source: refuse findings at or above it
+  --scan-wait-seconds N          how long to wait for a scan in progress, 0-3600 (default: 300)
+  --create-repository true|false ECR destination: create it when missing (default: false)
+  --repository-tag-mutability MUTABLE|IMMUTABLE  for a repository --create-repository makes
   --role-to-assume ARN           IAM role to assume with a web identity token (default: none: the AWS
                                  default chain: environment keys, profiles, EKS IRSA and Pod Identity,
                                  ECS and EC2 roles)
@@ -53,5 +59,6 @@ Exit codes:
   2  bad usage or input, found before any network call
   3  a guarded tag holds another digest and --if-exists is fail
   4  a registry or AWS refused the credentials or the access
+  5  a gate refused the image (no trusted signature, scan findings, scan not done)
   130, 143  cancelled by SIGINT, SIGTERM (no tag write starts after the signal)
 `

@@ -13,10 +13,20 @@ import { envName, parseCommandLine, UsageError, type CommandLine } from './args.
 import { HELP, VERSION } from './help.js'
 import { fetchGithubIdToken } from './oidc.js'
 import { DOCKER_OIDC_AUDIENCE } from '../promotion/dockerhub-oidc.js'
-import { bundledSdk } from './sdk.js'
+import { bundledSdk, bundledSigstore } from './sdk.js'
 import { createRedactor, type Redactor } from './redact.js'
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, conflict: 3, access: 4, sigint: 130, sigterm: 143 } as const
+export const EXIT = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  conflict: 3,
+  access: 4,
+  /** A gate refused the image (unsigned, vulnerable). */
+  gate: 5,
+  sigint: 130,
+  sigterm: 143
+} as const
 
 export interface Streams {
   stdout: (text: string) => void
@@ -82,6 +92,7 @@ export async function runCli(
       dispatcher,
       network,
       sdk: bundledSdk,
+      sigstore: bundledSigstore,
       onSecret: (secret: string) => redact.add(secret),
       getIdToken: idTokenSource(command, env, dispatcher),
       tokenSource: (command.webIdentityTokenEnv || command.webIdentityTokenFile ? 'other' : 'github') as
@@ -110,7 +121,13 @@ export async function runCli(
     if (command.output === 'json')
       streams.stdout(`${redact.text(JSON.stringify({ result: 'failed', error: message }))}\n`)
     const kind = failureKind(error)
-    return kind === 'conflict' ? EXIT.conflict : kind === 'access' ? EXIT.access : EXIT.failed
+    return kind === 'conflict'
+      ? EXIT.conflict
+      : kind === 'access'
+        ? EXIT.access
+        : kind === 'gate'
+          ? EXIT.gate
+          : EXIT.failed
   } finally {
     process.removeListener('SIGINT', cancel)
     process.removeListener('SIGTERM', cancel)

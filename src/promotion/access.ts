@@ -52,20 +52,7 @@ export function logIn(
       hub[1] ?? Promise.resolve(inputs.destinationCredentials)
     ]
   }
-  const aws = new AwsSession(inputs.aws, {
-    dispatcher,
-    logger: options.reporter,
-    onSecret: options.onSecret ?? (() => undefined),
-    tokenSource: options.tokenSource,
-    sdk: options.sdk ?? {
-      ecr: () => Promise.reject(new Error('no AWS SDK loader was given to promote()')),
-      sts: () => Promise.reject(new Error('no AWS SDK loader was given to promote()')),
-      ecrPublic: () => Promise.reject(new Error('no AWS SDK loader was given to promote()'))
-    },
-    getIdToken:
-      options.getIdToken ??
-      (() => Promise.reject(new Error('no OIDC token source is configured for this run')))
-  })
+  const aws = awsSessionFor(inputs, options, dispatcher)
   const [source, destination] = sides.map(async (side, i) => {
     const registry = ecr[i]
     if (hub[i]) return hub[i]
@@ -86,18 +73,38 @@ export function logIn(
       throw wrap(`log in to ${side.name} ${side.ref.registry}`, error)
     }
   })
-  explainers.set(inputs, (repository, reference) => {
-    const registry = parseEcrHost(inputs.source.registry)
-    return registry ? aws.imageStatus(registry, repository, reference) : Promise.resolve(undefined)
-  })
   return [source, destination]
 }
 
-/** How to ask AWS about a source image that answered 404 (set by logIn when an AWS session exists). */
-const explainers = new WeakMap<
-  Inputs,
-  (repository: string, reference: string) => Promise<string | undefined>
->()
+/** Each promotion's AWS session (a release set's promotions share one): made when first needed. */
+const sessions = new WeakMap<Inputs, AwsSession>()
+
+/**
+ * The AWS session of this promotion: credentials obtained once, for ECR logins and the ECR API
+ * (gates, the destination repository's settings). A release set shares one, so its role is assumed once.
+ */
+export function awsSessionFor(inputs: Inputs, options: PromoteOptions, dispatcher: Dispatcher): AwsSession {
+  let session = sessions.get(inputs)
+  if (session) return session
+  const make = () =>
+    new AwsSession(inputs.aws, {
+      dispatcher,
+      logger: options.reporter,
+      onSecret: options.onSecret ?? (() => undefined),
+      tokenSource: options.tokenSource,
+      sdk: options.sdk ?? {
+        ecr: () => Promise.reject(new Error('no AWS SDK loader was given to promote()')),
+        sts: () => Promise.reject(new Error('no AWS SDK loader was given to promote()')),
+        ecrPublic: () => Promise.reject(new Error('no AWS SDK loader was given to promote()'))
+      },
+      getIdToken:
+        options.getIdToken ??
+        (() => Promise.reject(new Error('no OIDC token source is configured for this run')))
+    })
+  session = options.shared ? options.shared.awsSession(make) : make()
+  sessions.set(inputs, session)
+  return session
+}
 
 /** ECR's status of a source image ('ARCHIVED', ...), when the source is ECR and AWS can say. */
 export function sourceImageStatus(
@@ -105,7 +112,11 @@ export function sourceImageStatus(
   repository: string,
   reference: string
 ): Promise<string | undefined> {
-  return explainers.get(inputs)?.(repository, reference) ?? Promise.resolve(undefined)
+  const registry = parseEcrHost(inputs.source.registry)
+  const session = sessions.get(inputs)
+  return registry && session
+    ? session.imageStatus(registry, repository, reference)
+    : Promise.resolve(undefined)
 }
 
 /**

@@ -2,7 +2,8 @@
 import { isDockerHub, type Reference } from '../registry/index.js'
 
 /** What kind of failure, for fronts that map it (the CLI's exit codes). */
-export type FailureKind = 'conflict' | 'access' | 'other'
+/** gate: a gate (signature, scan) refused the image. */
+export type FailureKind = 'conflict' | 'access' | 'gate' | 'other'
 
 export class PromotionError extends Error {
   override name = 'PromotionError'

@@ -3,6 +3,13 @@
 // rule it broke, and all of it happens before any network call.
 import type { AwsOptions } from '../aws/session.js'
 import { deriveFloatingTags } from './floating.js'
+import { getGates, type Gates } from '../gates/options.js'
+import {
+  REPOSITORY_TAG_MUTABILITIES,
+  type EcrDestinationOptions,
+  type RepositoryTagMutability
+} from './ecr-destination.js'
+import { parseEcrHost } from '../aws/hosts.js'
 import {
   formatReference,
   InvalidReferenceError,
@@ -54,6 +61,10 @@ export interface Inputs {
   githubTokenSides: ('source' | 'destination')[]
   concurrency: number
   aws: AwsOptions
+  /** Checked before anything is written: a trusted signature, an ECR scan. */
+  gates: Gates
+  /** An ECR destination's repository: created when missing (create-repository). */
+  ecr: EcrDestinationOptions
 }
 
 /** How a front calls an option in messages: `Input "if-exists"` (the action), `--if-exists` (the CLI). */
@@ -99,7 +110,12 @@ export const INPUT_NAMES = [
   'role-duration-seconds',
   'aws-region',
   'dockerhub-oidc-connection-id',
-  'github-token'
+  'github-token',
+  'require-signature-key',
+  'fail-on-scan-severity',
+  'scan-wait-seconds',
+  'create-repository',
+  'repository-tag-mutability'
 ] as const
 
 export interface ImageLine {
@@ -156,9 +172,20 @@ export function getPromotions(
   if (oidc && !lines.some(reachesHub)) {
     throw new InputError('dockerhub-oidc-connection-id', 'is set, but no line of images reaches Docker Hub')
   }
+  // The scan gate is for lines from ECR, create-repository for lines to ECR; say so when none is.
+  const isEcr = (r: string) => parseEcrHost(safeParse(r)?.registry ?? '') !== undefined
+  if (read('fail-on-scan-severity').trim() && !lines.some((l) => isEcr(l.source))) {
+    throw new InputError('fail-on-scan-severity', 'is set, but no line of images has an ECR source')
+  }
+  if (parseBoolean(read, 'create-repository', false) && !lines.some((l) => isEcr(l.destination))) {
+    throw new InputError('create-repository', 'is true, but no line of images has an ECR destination')
+  }
   const promotions = lines.map((l) => {
     const { line, source, destination } = l
     const hidden = new Set<string>()
+    if (!isEcr(source)) hidden.add('fail-on-scan-severity')
+    if (!isEcr(destination))
+      for (const name of ['create-repository', 'repository-tag-mutability']) hidden.add(name)
     if (oidc && !reachesHub(l)) {
       hidden.add('dockerhub-oidc-connection-id')
       for (const side of ['source', 'destination']) {
@@ -373,8 +400,51 @@ export function getInputs(read: Read, env: NodeJS.ProcessEnv = process.env): Inp
     dryRun: parseBoolean(read, 'dry-run', false),
     referrers: parseBoolean(read, 'referrers', true),
     concurrency: parseInteger(read, 'concurrency', DEFAULT_CONCURRENCY, 1, MAX_CONCURRENCY),
-    aws: getAwsOptions(read, env)
+    aws: getAwsOptions(read, env),
+    gates: getGatesFor(read, source, env),
+    ecr: getEcrDestination(read, destination, floatingAuto ? ['auto', ...floatingTags] : floatingTags)
   }
+}
+
+function getGatesFor(read: Read, source: Reference, env: NodeJS.ProcessEnv): Gates {
+  const gates = getGates(read, env.GITHUB_WORKSPACE || process.cwd())
+  if (gates.scan && !parseEcrHost(source.registry)) {
+    throw new InputError(
+      'fail-on-scan-severity',
+      `needs an ECR source (scan findings come from ECR), and the source is ${formatReference(source)}`
+    )
+  }
+  return gates
+}
+
+function getEcrDestination(read: Read, destination: Reference, floating: string[]): EcrDestinationOptions {
+  const createRepository = parseBoolean(read, 'create-repository', false)
+  const raw = read('repository-tag-mutability').trim().toUpperCase()
+  if (raw && !(REPOSITORY_TAG_MUTABILITIES as readonly string[]).includes(raw)) {
+    throw new InputError(
+      'repository-tag-mutability',
+      `is "${printable(raw)}"; allowed: ${REPOSITORY_TAG_MUTABILITIES.join(', ')}`
+    )
+  }
+  if (raw && !createRepository) {
+    throw new InputError(
+      'repository-tag-mutability',
+      'applies to a repository create-repository makes; set create-repository: true'
+    )
+  }
+  if (createRepository && !parseEcrHost(destination.registry)) {
+    throw new InputError(
+      'create-repository',
+      `is for an ECR destination, and the destination is ${displayRegistryName(destination.registry)}/${destination.repository}`
+    )
+  }
+  if (raw === 'IMMUTABLE' && createRepository && floating.length) {
+    throw new InputError(
+      'repository-tag-mutability',
+      `is IMMUTABLE, and floating-tags (${floating.join(', ')}) could never move in such a repository; use MUTABLE, or drop floating-tags`
+    )
+  }
+  return { createRepository, tagMutability: (raw || 'MUTABLE') as RepositoryTagMutability }
 }
 
 const ROLE_ARN = /^arn:aws(?:-[a-z]+)*:iam::\d{12}:role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/

@@ -19,6 +19,9 @@ import { confirm, writeTags } from './tags.js'
 import { carryTrust, copyAfterProof, outcomesFor, resolveAndCheck } from './phases.js'
 import { subjectsOf, TrustCopy, type ReferrerEntry, type TrustResult } from './trust.js'
 import type { SharedSession } from './shared.js'
+import type { GateResults, SigstoreLoader } from '../gates/index.js'
+import { checkBeforeWrites, type Checked } from './before-writes.js'
+import type { DestinationRepository } from './ecr-destination.js'
 import {
   emptyCopyStats,
   ProxyAwareDispatcher,
@@ -87,6 +90,8 @@ export interface PromoteOptions {
   progress?: Progress
   /** A release set's clients, logins and concurrency budget, shared by its promotions. */
   shared?: SharedSession
+  /** How @sigstore/verify loads (lazily in the action, bundled in the CLI); needed for bundle signatures. */
+  sigstore?: SigstoreLoader
 }
 
 export interface PromoteResult {
@@ -107,6 +112,10 @@ export interface PromoteResult {
   referrers: ReferrerEntry[]
   /** Whether referrers were looked for (the `referrers` input). */
   referrersChecked: boolean
+  /** What the gates found (absent when none was asked for, or nothing would be written). */
+  gates?: GateResults
+  /** An ECR destination repository made by this run (or left to a creation template). */
+  repositoryCreated?: DestinationRepository['created']
   copy?: CopyStats
   requests: { source: number; destination: number }
   /** Pull rate limits the registries announced (Docker Hub does). */
@@ -200,6 +209,7 @@ export async function stagePromotion(inputs: Inputs, options: PromoteOptions): P
       () => resolveAndCheck(inputs, reporter, progress, sourceReady, destinationReady, destScopes)
     )
     const decision = decide(root.digest, states, inputs.ifExists)
+    let checked: Checked | undefined = undefined
     // Platforms are for the report: read them while the copy runs.
     const listing = listPlatforms(src, inputs.source.repository, root, reporter)
 
@@ -224,6 +234,8 @@ export async function stagePromotion(inputs: Inputs, options: PromoteOptions): P
         platformEntries,
         referrers: trust?.entries ?? [],
         referrersChecked: inputs.referrers,
+        gates: checked?.gates,
+        repositoryCreated: checked?.repository?.created,
         result,
         tags,
         tagOutcomes: [
@@ -251,6 +263,8 @@ export async function stagePromotion(inputs: Inputs, options: PromoteOptions): P
       )
     }
     if (decision.action === 'skip') {
+      // Nothing is written, so the gates are not asked.
+      options.shared?.arrive()
       reporter.info(
         `skipped: ${describeConflicts(root.digest, decision.conflicts)} (if-exists: skip); nothing was written`
       )
@@ -271,6 +285,19 @@ export async function stagePromotion(inputs: Inputs, options: PromoteOptions): P
           limiter: options.shared?.limiter
         })
       : undefined
+    progress.phase = 'check before writing'
+    checked = await checkBeforeWrites({
+      inputs,
+      options,
+      dispatcher,
+      src,
+      root,
+      states,
+      decision,
+      trust,
+      reporter,
+      signal
+    })
 
     if (decision.action === 'unchanged') {
       const carried = trust && (await carryTrust(trust, dst, inputs, reporter, progress, true))

@@ -14,6 +14,7 @@ import {
 } from './promote.js'
 import { displayReference, displayRegistry, failureKind, PromotionError } from './errors.js'
 import { SharedSession } from './shared.js'
+import { hasGates } from '../gates/index.js'
 import { ProxyAwareDispatcher, readProxyEnvironment } from '../registry/index.js'
 
 export interface SetMember {
@@ -47,6 +48,10 @@ export async function promoteSet(
   const started = Date.now()
   const concurrency = Math.max(...members.map((m) => m.inputs.concurrency))
   const shared = new SharedSession(concurrency, options.signal)
+  // Gates and repository creation run for every image before any image writes.
+  if (members.some((m) => hasGates(m.inputs.gates) || m.inputs.ecr.createRepository)) {
+    shared.expectChecks(members.length)
+  }
   const dispatcher = options.dispatcher ?? new ProxyAwareDispatcher(readProxyEnvironment(), options.network)
   const base = { ...options, dispatcher, shared, signal: shared.signal }
   const staged: (Staged | undefined)[] = members.map(() => undefined)

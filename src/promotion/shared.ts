@@ -2,6 +2,7 @@
 // registry and scope, one connection pool), one ECR login per registry, one concurrency budget, and
 // one signal that ends them all when any fails.
 import { setMaxListeners } from 'node:events'
+import type { AwsSession } from '../aws/session.js'
 import {
   createLimiter,
   type Credentials,
@@ -44,6 +45,42 @@ export class SharedSession {
     if (!pending) this.logins.set(registry, (pending = log()))
     return pending
   }
+
+  /**
+   * Makes `checked` a barrier for `count` promotions: none goes on to write until all have passed
+   * their checks (a gate refusing one image must leave no byte of the others written).
+   */
+  expectChecks(count: number): void {
+    this.remaining = count
+    this.allChecked = new Promise<void>((resolve, reject) => {
+      this.release = resolve
+      this.signal.addEventListener('abort', () => reject(this.signal.reason as Error), { once: true })
+    })
+    this.allChecked.catch(() => undefined)
+    if (count <= 0) this.release?.()
+  }
+
+  /** This promotion has passed its checks (or will write nothing); resolves when all have. */
+  arrive(): void {
+    if (this.remaining === undefined) return
+    if (--this.remaining <= 0) this.release?.()
+  }
+
+  async checked(): Promise<void> {
+    this.arrive()
+    await this.allChecked
+  }
+
+  private remaining?: number
+  private allChecked?: Promise<void>
+  private release?: () => void
+
+  /** The set's one AWS session (one role assumption for every line), made on first use. */
+  awsSession(make: () => AwsSession): AwsSession {
+    return (this.aws ??= make())
+  }
+
+  private aws?: AwsSession
 
   /** Ends the set's work in flight (a promotion of the set has failed). */
   abort(reason: Error): void {
