@@ -8,10 +8,15 @@ import { join } from 'node:path'
 import { getInputs, getPromotions } from '../../src/promotion/options.js'
 
 const ECR = '123456789012.dkr.ecr.us-east-1.amazonaws.com'
-const pem = (type: 'ec' | 'ed25519' | 'rsa' = 'ec') =>
-  generateKeyPairSync(type as 'ec', { namedCurve: 'P-256', modulusLength: 2048 } as never)
-    .publicKey.export({ type: 'spki', format: 'pem' })
-    .toString()
+const pem = (type: 'ec' | 'ed25519' | 'rsa' = 'ec') => {
+  const pair =
+    type === 'ec'
+      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      : type === 'rsa'
+        ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+        : generateKeyPairSync('ed25519')
+  return pair.publicKey.export({ type: 'spki', format: 'pem' }).toString()
+}
 
 function reader(values: Record<string, string>) {
   const all: Record<string, string> = {

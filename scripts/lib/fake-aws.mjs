@@ -3,6 +3,7 @@
 // clients talk to them through AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL_ECR unchanged.
 import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
+import { createEcrApi, ECR_TARGET, ecrApiState } from './fake-ecr-api.mjs'
 
 export const ACCOUNT = '123456789012'
 export const ROLE = `arn:aws:iam::${ACCOUNT}:role/promoter`
@@ -33,8 +34,12 @@ export async function startFakeAws({ ambientKeys } = {}) {
     archived: new Set(),
     describeCalls: [],
     issuedKeys: new Set(ambientKeys ? [ambientKeys.accessKeyId] : []),
-    secrets: [requestToken, ECR_PASSWORD, Buffer.from(`AWS:${ECR_PASSWORD}`).toString('base64')]
+    secrets: [requestToken, ECR_PASSWORD, Buffer.from(`AWS:${ECR_PASSWORD}`).toString('base64')],
+    // The ECR control plane (repositories, creation templates, scan findings, denials): each field
+    // is documented in fake-ecr-api.mjs.
+    ...ecrApiState()
   }
+  const ecrApi = createEcrApi({ state, account: ACCOUNT, host: ECR_HOST })
 
   const server = createServer(async (req, res) => {
     const chunks = []
@@ -60,6 +65,12 @@ export async function startFakeAws({ ambientKeys } = {}) {
     }
 
     const target = req.headers['x-amz-target']
+    if (req.method === 'POST' && typeof target === 'string' && target.startsWith(ECR_TARGET)) {
+      // Repositories, templates, scans, and any operation a test denied; undefined: answered below.
+      const keyId = /Credential=([^/]+)\//.exec(req.headers.authorization ?? '')?.[1]
+      const answer = ecrApi(target.slice(ECR_TARGET.length), keyId, JSON.parse(body || '{}'))
+      if (answer) return send(res, answer.status, 'application/x-amz-json-1.1', JSON.stringify(answer.body))
+    }
     if (req.method === 'POST' && target === 'AmazonEC2ContainerRegistry_V20150921.DescribeImages') {
       // Images a test has archived answer ARCHIVED (ECR's archive storage class); others are unknown.
       const input = JSON.parse(body || '{}')

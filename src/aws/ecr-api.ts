@@ -133,8 +133,8 @@ export interface ScanReport {
   findings: Finding[]
 }
 
-/** How many findings are read at most for their names (the counts cover every finding). */
-const MAX_FINDINGS_READ = 1000
+/** Pages of findings read at most for their names (the counts cover every finding). */
+const MAX_FINDING_PAGES = 20
 
 /** One look at an image's scan: its status, counts per severity and findings (basic or enhanced). */
 export async function describeScanFindings(
@@ -147,7 +147,9 @@ export async function describeScanFindings(
     return await aws.withEcrApi(registry, async (client, sdk) => {
       const report: ScanReport = { status: 'UNKNOWN', counts: {}, findings: [] }
       let nextToken: string | undefined
+      let pages = 0
       do {
+        pages++
         const output = await client.send(
           new sdk.DescribeImageScanFindingsCommand({
             registryId: registry.accountId,
@@ -174,7 +176,7 @@ export async function describeScanFindings(
           })
         }
         nextToken = output.nextToken
-      } while (nextToken && report.findings.length < MAX_FINDINGS_READ)
+      } while (nextToken && pages < MAX_FINDING_PAGES)
       // Counts are ECR's when it gives them; else counted from the findings read.
       if (!Object.keys(report.counts).length) {
         for (const f of report.findings) report.counts[f.severity] = (report.counts[f.severity] ?? 0) + 1

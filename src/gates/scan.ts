@@ -74,10 +74,12 @@ export async function checkScan(
     targets.map(async (target) => {
       for (let asked = 0; ; asked++) {
         const report = await describe(context, target)
-        if (!WAITING.has(report.status) || Date.now() + interval > deadline) return { target, report }
+        const left = deadline - Date.now()
+        if (!WAITING.has(report.status) || left <= 0) return { target, report }
         if (asked === 0)
           context.log.info(`scan gate: the scan of ${label(target)} is ${report.status}; waiting`)
-        await sleep(interval)
+        // The last look is at the deadline itself.
+        await sleep(Math.min(interval, left))
       }
     })
   )
