@@ -79,6 +79,14 @@ const SCENARIOS = [
     signed: true
   },
   {
+    id: 11,
+    name: 'gated: scenario 9 with require-signature-key (its .sig verified before any write)',
+    image: { platforms: 2, layers: 60, size: 100 * KiB },
+    delayMs: 25,
+    signed: true,
+    gated: true
+  },
+  {
     id: 10,
     name: 'release set: 12 images (6 x 256 KiB, a base layer shared), one step vs 12 runs, 25 ms each way',
     set: { images: 12, layers: 5, size: 256 * KiB, shared: 256 * KiB },
@@ -136,6 +144,7 @@ async function runOurs(source, dest, repo, scenario) {
       source: `${source}/bench:v1`,
       destination: `${dest}/${repo}:v1`,
       'dry-run': scenario.dryRun ? 'true' : undefined,
+      'require-signature-key': scenario.gated ? scenario.publicKeyPem : undefined,
       concurrency
     },
     { measure: true }
@@ -232,7 +241,7 @@ async function main() {
         sharedLayers: Array(spec.shared ?? 0).fill(size),
         index: spec.platforms > 1
       })
-      if (scenario.signed) await signImage(src, image)
+      if (scenario.signed) scenario.publicKeyPem = await signImage(src, image)
       let srcHost = src.host
       let dstHost = dst.host
       if (scenario.delayMs) {
@@ -323,6 +332,12 @@ async function main() {
         `(set / runs ${r.setOverRuns.toFixed(2)}), 12 skopeo copies ${ms(r.skopeoMs)} (set / skopeo ${r.ratio.toFixed(2)})\n`
     )
   }
+  const gated = results.find((r) => r.id === 11)
+  const ungated = results.find((r) => r.id === 9)
+  if (gated && ungated) {
+    gated.gatedOverSigned = gated.oursMs / ungated.oursMs
+    process.stdout.write(`gated / not gated (scenario 11 / 9, ours): ${gated.gatedOverSigned.toFixed(2)}\n`)
+  }
   const unsigned = results.find((r) => r.id === 3)
   const signed = results.find((r) => r.id === 9)
   if (unsigned && signed) {
@@ -389,6 +404,12 @@ function table(results, machine) {
       .map(
         (r) =>
           `Signed over unsigned (scenario 9 / scenario 3, ours, same run): ${r.signedOverUnsigned.toFixed(2)}.\n`
+      ),
+    ...results
+      .filter((r) => r.gatedOverSigned !== undefined)
+      .map(
+        (r) =>
+          `Gated over not gated (scenario 11 / scenario 9, ours, same run): ${r.gatedOverSigned.toFixed(2)}.\n`
       )
   ].join('\n')
 }
@@ -516,6 +537,7 @@ async function signImage(registry, image) {
   for (const m of image.manifests) {
     await sbomReferrer(registry, 'bench', { digest: m.digest, mediaType: m.mediaType, size: m.bytes.length })
   }
+  return key.publicKeyPem
 }
 
 async function hasSignature(registry, repo, digest) {

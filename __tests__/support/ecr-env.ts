@@ -12,9 +12,24 @@ import { startRegistry } from '../../scripts/lib/registries.mjs'
 import { headDigest } from '../../scripts/lib/images.mjs'
 import { makeTestPki } from '../../scripts/lib/tls.mjs'
 import { startConnectProxy } from '../../scripts/lib/connect-proxy.mjs'
-import { ECR_BCRYPT, ECR_HOST, ECR_PASSWORD, ROLE, startFakeAws } from '../../scripts/lib/fake-aws.mjs'
+import { startDelayForwarder } from '../../scripts/lib/delay-forwarder.mjs'
+import {
+  ACCOUNT,
+  ECR_BCRYPT,
+  ECR_HOST,
+  ECR_PASSWORD,
+  ROLE,
+  startFakeAws
+} from '../../scripts/lib/fake-aws.mjs'
 
 export type Registry = Awaited<ReturnType<typeof startRegistry>>
+
+/**
+ * Another region's registry of the account, when startEcrEnv is given `slowLinkMs`: the same
+ * registry as ECR_HOST (same repositories, same login), reached over a link that adds that latency
+ * each way, so every request of a source named with it is slow.
+ */
+export const ECR_SLOW_HOST = `${ACCOUNT}.dkr.ecr.us-west-2.amazonaws.com`
 export type FakeAws = Awaited<ReturnType<typeof startFakeAws>>
 
 /** One request as the registry's access log tells it. */
@@ -94,19 +109,22 @@ export interface EcrEnv {
 
 /**
  * Starts the ECR registry, the fake AWS (with `ambientKeys` known as already issued), the CONNECT
- * proxy and, with `destination`, a plain registry to promote to.
+ * proxy and, with `destination`, a plain registry to promote to. With `slowLinkMs` the registry also
+ * answers as ECR_SLOW_HOST, through a link with that much latency each way.
  */
 export async function startEcrEnv({
   name,
   destination = false,
-  ambientKeys
+  ambientKeys,
+  slowLinkMs
 }: {
   name: string
   destination?: boolean
   ambientKeys?: { accessKeyId: string; secretAccessKey: string }
+  slowLinkMs?: number
 }): Promise<EcrEnv> {
   const dir = mkdtempSync(join(tmpdir(), `ecr-promote-${name}-`))
-  const pki = makeTestPki(dir, [ECR_HOST])
+  const pki = makeTestPki(dir, slowLinkMs === undefined ? [ECR_HOST] : [ECR_HOST, ECR_SLOW_HOST])
   const [ecr, aws, dest] = await Promise.all([
     startRegistry({
       auth: 'basic',
@@ -120,7 +138,11 @@ export async function startEcrEnv({
       ? startRegistry({ auth: 'basic', name: `${name}-dst`, accessLog: true })
       : Promise.resolve(undefined)
   ])
-  const proxy = await startConnectProxy({ [`${ECR_HOST}:443`]: ecr.host })
+  const slowLink = slowLinkMs === undefined ? undefined : await startDelayForwarder(ecr.host, slowLinkMs)
+  const proxy = await startConnectProxy({
+    [`${ECR_HOST}:443`]: ecr.host,
+    ...(slowLink ? { [`${ECR_SLOW_HOST}:443`]: slowLink.host } : {})
+  })
   const baseEnv = (extra: Record<string, string> = {}) => ({
     HTTPS_PROXY: proxy.url,
     NO_PROXY: '127.0.0.1,localhost',
@@ -146,7 +168,7 @@ export async function startEcrEnv({
     baseEnv,
     env: (extra = {}) => baseEnv({ ...aws.oidcEnv, ...extra }),
     async stop() {
-      await Promise.all([ecr.stop(), dest?.stop(), proxy.stop(), aws.stop()])
+      await Promise.all([ecr.stop(), dest?.stop(), proxy.stop(), slowLink?.stop(), aws.stop()])
       rmSync(dir, { recursive: true, force: true })
     }
   }
@@ -155,6 +177,14 @@ export async function startEcrEnv({
 /** The inputs of a promotion from ECR with the workflow's OIDC role. */
 export function ecrInputs(overrides: Record<string, string> = {}): Record<string, string> {
   return { source: `${ECR_HOST}/app:1.4.2`, 'role-to-assume': ROLE, ...overrides }
+}
+
+/** The inputs of a release set from ECR (one `SOURCE DESTINATION` per line) with the workflow's OIDC role. */
+export function ecrSetInputs(
+  lines: string[],
+  overrides: Record<string, string> = {}
+): Record<string, string> {
+  return { images: lines.join('\n'), 'role-to-assume': ROLE, ...overrides }
 }
 
 /**

@@ -49,7 +49,7 @@ export async function checkGates(context: GateContext): Promise<GateResults> {
           context.repository,
           context.root,
           gates.signature!,
-          await context.discovery(),
+          context.discovery,
           context.sigstore
         )
         log.info(

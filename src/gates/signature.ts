@@ -8,7 +8,9 @@ import { describeKey, verifiesWith, type TrustedKey } from './keys.js'
 import type { SignatureRequirement } from './options.js'
 import {
   digestOf,
+  fallbackTag,
   getBlob,
+  getManifest,
   printable,
   type Attachment,
   type Discovery,
@@ -53,12 +55,31 @@ export async function checkSignature(
   repository: string,
   root: Manifest,
   requirement: SignatureRequirement,
-  discovery: Discovery,
+  discover: () => Promise<Discovery>,
   loadSigstore: SigstoreLoader | undefined
 ): Promise<SignatureVerdict> {
   const findings: Findings = { otherKeys: 0, otherDigests: [], unreadable: [], candidates: 0 }
+  // cosign's tag is asked for by name first: when it verifies, the gate need not wait for the whole
+  // discovery (referrers of every platform, levels below), which the trust chain's copy goes on with.
+  const tag = `${fallbackTag(root.digest)}.sig`
+  const direct = await getManifest(client, repository, tag).catch(() => undefined)
+  if (direct) {
+    const attachment: Attachment = {
+      kind: 'digest-tag',
+      subject: root.digest,
+      manifest: direct,
+      artifactType: '',
+      tag,
+      depth: 1
+    }
+    const verdict = await checkCosignTag(client, repository, root, attachment, requirement.keys, findings)
+    if (verdict) return verdict
+  }
+  const discovery = await discover()
   const mine = discovery.attachments.filter((a) => a.subject === root.digest && a.depth === 1)
-  const sigTags = mine.filter((a) => a.kind === 'digest-tag' && a.tag?.endsWith('.sig'))
+  const sigTags = mine.filter(
+    (a) => a.kind === 'digest-tag' && a.tag?.endsWith('.sig') && !(direct && a.tag === tag)
+  )
   const bundles = mine.filter((a) => a.kind === 'referrer' && a.artifactType.startsWith(BUNDLE_TYPE))
   for (const attachment of sigTags) {
     const verdict = await checkCosignTag(client, repository, root, attachment, requirement.keys, findings)

@@ -49,7 +49,7 @@ export async function checkBeforeWrites(context: {
           // The trust chain's discovery serves the signature gate too: one look at the source.
           discovery: () =>
             trust
-              ? trust.planned.then((p) => p.discovery)
+              ? trust.discovered
               : discoverAttachments(src, inputs.source.repository, [root.digest], {
                   concurrency: Math.min(inputs.concurrency, 16),
                   maxDepth: 1,

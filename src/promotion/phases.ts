@@ -150,11 +150,13 @@ export async function copyAfterProof(
   reporter: Reporter,
   progress: Progress,
   trust?: TrustCopy,
-  limiter?: Limiter
+  limiter?: Limiter,
+  /** Checks that must pass before the proof of write access (the gates). */
+  before: Promise<unknown> = Promise.resolve()
 ): Promise<CopyStats> {
   const destRepo = inputs.destination.repository
   progress.phase = inputs.dryRun ? 'check content (dry run)' : 'prove write access and copy content'
-  const gate = proveWriteAccess(dst, inputs, reporter)
+  const gate = before.then(() => proveWriteAccess(dst, inputs, reporter))
   gate.catch(() => undefined)
   const copying = reporter.group(inputs.dryRun ? 'Check content (dry run)' : 'Copy content', () =>
     copyContent({

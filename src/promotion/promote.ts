@@ -286,7 +286,9 @@ export async function stagePromotion(inputs: Inputs, options: PromoteOptions): P
         })
       : undefined
     progress.phase = 'check before writing'
-    checked = await checkBeforeWrites({
+    // The gates and the destination's rules are checked while the copy walks the image (reads only);
+    // no byte is downloaded or written before they pass.
+    const checking = checkBeforeWrites({
       inputs,
       options,
       dispatcher,
@@ -298,8 +300,10 @@ export async function stagePromotion(inputs: Inputs, options: PromoteOptions): P
       reporter,
       signal
     })
+    checking.catch(() => undefined)
 
     if (decision.action === 'unchanged') {
+      checked = await checking
       const carried = trust && (await carryTrust(trust, dst, inputs, reporter, progress, true))
       if (!carried?.changed) {
         reporter.info(`unchanged: every tag already points at ${root.digest}; nothing to do`)
@@ -335,8 +339,10 @@ export async function stagePromotion(inputs: Inputs, options: PromoteOptions): P
       reporter,
       progress,
       trust,
-      options.shared?.limiter
+      options.shared?.limiter,
+      checking
     )
+    checked = await checking
     const carried =
       trust && (await carryTrust(trust, dst, inputs, reporter, progress, decision.alreadyThere.length > 0))
 

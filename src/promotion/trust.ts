@@ -53,6 +53,8 @@ interface Sides {
 /** Discovery at the source and the plan at the destination, started now; writing waits for `write`. */
 export class TrustCopy {
   readonly planned: Promise<{ discovery: Discovery; plan: AttachmentPlan }>
+  /** What the source has, before the destination is asked (the signature gate needs no more). */
+  readonly discovered: Promise<Discovery>
   private imageReady!: (value: unknown) => void
   private imageFailed!: (error: unknown) => void
   private readonly ready = new Promise((resolve, reject) => {
@@ -66,11 +68,13 @@ export class TrustCopy {
   constructor(private readonly sides: Sides) {
     const { src, dst, inputs, subjects } = sides
     this.ready.catch(() => undefined)
-    this.planned = discoverAttachments(src, inputs.source.repository, subjects, {
+    this.discovered = discoverAttachments(src, inputs.source.repository, subjects, {
       concurrency: Math.min(inputs.concurrency, 16),
       logger: sides.log,
       limiter: sides.limiter
-    }).then(async (discovery) => ({
+    })
+    this.discovered.catch(() => undefined)
+    this.planned = this.discovered.then(async (discovery) => ({
       discovery,
       plan: await planAttachments(
         { client: dst, repository: inputs.destination.repository },

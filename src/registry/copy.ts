@@ -166,7 +166,8 @@ export class CopyEngine {
       this.stats.manifests.wouldPush++
       return
     }
-    await after
+    // Even when every blob was already there, no manifest is written before the gate opens.
+    await Promise.all([after, this.options.writeGate])
     const exact = walk ? manifest : { bytes: manifest.bytes, mediaType: descriptor.mediaType }
     await this.limit(() => putManifest(this.dest.client, this.dest.repository, descriptor.digest, exact))
     this.stats.manifests.pushed++
@@ -186,7 +187,7 @@ export class CopyEngine {
       this.stats.manifests.wouldPush++
       return undefined
     }
-    await after
+    await Promise.all([after, this.options.writeGate])
     let headers: Record<string, string | string[] | undefined> = {}
     await this.limit(() =>
       putManifest(this.dest.client, this.dest.repository, manifest.digest, manifest, (h) => (headers = h))
