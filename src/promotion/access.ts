@@ -157,7 +157,8 @@ export async function proveWriteAccess(
     }
     if (error instanceof RegistryError && error.status === 404) {
       const hint = parseEcrHost(inputs.destination.registry)
-        ? 'ECR repositories must exist before a push: create it (aws ecr create-repository)'
+        ? 'the repository does not exist, and ECR repositories must exist before a push: create it ' +
+          '(aws ecr create-repository), or set create-repository: true to have it created'
         : 'the repository does not exist or cannot be created by these credentials'
       throw new PromotionError(`destination ${where}: ${hint}; nothing was written`, { cause: error })
     }
