@@ -288,18 +288,23 @@ export async function stagePromotion(inputs: Inputs, options: PromoteOptions): P
     progress.phase = 'check before writing'
     // The gates and the destination's rules are checked while the copy walks the image (reads only);
     // no byte is downloaded or written before they pass.
-    const checking = checkBeforeWrites({
-      inputs,
-      options,
-      dispatcher,
-      src,
-      root,
-      states,
-      decision,
-      trust,
-      reporter,
-      signal
-    })
+    // An unchanged run without referrers writes nothing: the gates are not asked.
+    const writesNothing = decision.action === 'unchanged' && !trust
+    if (writesNothing) options.shared?.arrive()
+    const checking = writesNothing
+      ? Promise.resolve(undefined)
+      : checkBeforeWrites({
+          inputs,
+          options,
+          dispatcher,
+          src,
+          root,
+          states,
+          decision,
+          trust,
+          reporter,
+          signal
+        })
     checking.catch(() => undefined)
 
     if (decision.action === 'unchanged') {
