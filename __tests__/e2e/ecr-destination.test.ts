@@ -8,7 +8,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals'
 import { errorsOf, runAction } from '../../scripts/lib/action.mjs'
 import { headDigest, seedImage } from '../../scripts/lib/images.mjs'
-import { ECR_HOST } from '../../scripts/lib/fake-aws.mjs'
+import { ECR_HOST, ECR_PASSWORD } from '../../scripts/lib/fake-aws.mjs'
 import type { RepositorySettings } from '../../scripts/lib/fake-ecr-api.mjs'
 import { ecrInputs, expectUntouched, startEcrEnv, type EcrEnv } from '../support/ecr-env.js'
 
@@ -197,6 +197,31 @@ describe('a destination repository that does not exist', () => {
     expect(createdRepositories()).not.toContain('release/templated')
     expect(env.aws.state.templateCalls.length).toBeGreaterThan(templateCallsBefore)
     expect(p.run.stdout.split('\n').some((l) => /template/i.test(l) && l.includes('release/'))).toBe(true)
+  })
+
+  test('a template prefix is a namespace: "rel" does not cover release/..., so the repository is created', async () => {
+    env.aws.state.templates.push({
+      prefix: 'rel',
+      appliedFor: ['CREATE_ON_PUSH'],
+      imageTagMutability: 'IMMUTABLE'
+    })
+    const p = await promote('release/not-rel', { 'create-repository': 'true', 'floating-tags': 'latest' })
+    await expectPromoted(p, ['1.4.2', 'latest'])
+    expect(createdRepositories()).toContain('release/not-rel')
+  })
+
+  test('explicit ECR credentials and no AWS identity: promoted without asking the ECR API', async () => {
+    repository('release/explicit', { imageTagMutability: 'MUTABLE' })
+    const login = { username: 'AWS', password: ECR_PASSWORD }
+    const p = await promote('release/explicit', {
+      'role-to-assume': '',
+      'source-username': login.username,
+      'source-password': login.password,
+      'destination-username': login.username,
+      'destination-password': login.password
+    })
+    await expectPromoted(p, ['1.4.2'])
+    expect(describedRepositories()).not.toContain('release/explicit')
   })
 
   test('a ROOT creation template covers any name: no CreateRepository, promoted', async () => {

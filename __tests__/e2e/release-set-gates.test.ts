@@ -87,6 +87,22 @@ describe('a release set with gates writes nothing until every line has passed', 
     })
   })
 
+  test('concurrency 2: every shared slot held by a blob waiting for the gates, the refusal still comes', async () => {
+    // The signature gate's discovery has its own budget; were it on the set's, it would wait for
+    // slots the held blobs never give back, and the step would hang.
+    const { run, mark } = await promoteSet(
+      'sig-narrow',
+      [
+        [`${ECR_HOST}/app:big`, 'app'],
+        [`${ECR_SLOW_HOST}/worker:unsigned`, 'worker']
+      ],
+      { 'require-signature-key': keyPem, concurrency: '2' }
+    )
+    expect(errorsOf(run).join('\n')).toContain('no signature')
+    expect(run.code).toBe(1)
+    await expectUntouched(env.dest!, env.destLog!, mark, 'sig-narrow/app', { big: undefined })
+  })
+
   test('require-signature-key, both lines signed: both promoted, each logs its gate passing, line 1 copies only after line 2 passed', async () => {
     const { run } = await promoteSet(
       'sig-passed',

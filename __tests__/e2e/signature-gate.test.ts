@@ -14,6 +14,8 @@ import { ECR_HOST } from '../../scripts/lib/fake-aws.mjs'
 import {
   bundleReferrer,
   digestTag,
+  makeBundle,
+  SLSA_V1,
   generateKeyPair,
   putManifest,
   signCosign
@@ -45,7 +47,7 @@ beforeAll(async () => {
   const multi = ['1.4.2', 'signed', 'bundled', 'second-key', 'child-signed']
   images = await seedGateImages(
     env.ecr,
-    [...multi, 'other-key', 'unsigned', 'wrong-digest', 'decoy', 'cli-unsigned'],
+    [...multi, 'other-key', 'unsigned', 'wrong-digest', 'decoy', 'cli-unsigned', 'rekor', 'attested'],
     multi
   )
 
@@ -66,6 +68,31 @@ beforeAll(async () => {
   )
   // cosign v3's bundle: a referrer, listed in the fallback tag sha256-<hex> (distribution 2.8 has no referrers API).
   await bundleReferrer(env.ecrNamed, 'app', subject(images.bundled), key, { fallback: true })
+  // As cosign uploads by default: the bundle carries a Rekor entry (no trust root for it here).
+  const withRekor = await makeBundle(images.rekor.digest, key)
+  withRekor.verificationMaterial.tlogEntries = [
+    {
+      logIndex: '12345',
+      logId: { keyId: Buffer.alloc(32, 7).toString('base64') },
+      kindVersion: { kind: 'dsse', version: '0.0.1' },
+      integratedTime: '1764547200',
+      inclusionPromise: { signedEntryTimestamp: Buffer.alloc(64, 1).toString('base64') },
+      inclusionProof: {
+        logIndex: '12345',
+        rootHash: Buffer.alloc(32, 2).toString('base64'),
+        treeSize: '20000',
+        hashes: [Buffer.alloc(32, 3).toString('base64')],
+        checkpoint: { envelope: 'rekor.sigstore.dev - 1\n20000\nAgIC\n\n— rekor.sigstore.dev abcd\n' }
+      },
+      canonicalizedBody: Buffer.from('{}').toString('base64')
+    }
+  ]
+  await bundleReferrer(env.ecrNamed, 'app', subject(images.rekor), key, { fallback: true, bundle: withRekor })
+  // The right key, but an attestation (SLSA provenance), not cosign's signing statement.
+  await bundleReferrer(env.ecrNamed, 'app', subject(images.attested), key, {
+    fallback: true,
+    predicateType: SLSA_V1
+  })
 })
 
 afterAll(async () => {
@@ -116,6 +143,21 @@ describe('require-signature-key', () => {
     expect(p.run.stdout).toContain('signature gate passed')
     expect(p.run.stdout).toContain('key 1')
     expect(p.run.stdout).toContain(fingerprint(keyPem))
+  })
+
+  test('a bundle that carries a Rekor entry still verifies by the key (the entry is not required)', async () => {
+    const p = await promote('rekor', { 'require-signature-key': keyPem })
+    await expectPromoted(p, images.rekor.digest)
+    expect(p.run.stdout).toContain('signature gate passed')
+    expect(p.run.stdout).toContain('sigstore bundle referrer')
+  })
+
+  test('an attestation bundle by the key is not a signature: stopped, saying so', async () => {
+    const p = await promote('attested', { 'require-signature-key': keyPem })
+    await expectStopped(p, images.attested.digest, [
+      'signature gate',
+      `attestation(s) by a trusted key (${SLSA_V1}) are not signatures`
+    ])
   })
 
   test('two keys given, the second verifies: the log names key 2', async () => {

@@ -1,11 +1,12 @@
 // The gates' and the ECR destination's options: keys as PEM text or files, severities, waits, and
 // the rules that tie them to an ECR source or destination. Each error names the input.
 import { describe, expect, test } from '@jest/globals'
-import { generateKeyPairSync } from 'node:crypto'
+import { generateKeyPairSync, sign } from 'node:crypto'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { getInputs, getPromotions } from '../../src/promotion/options.js'
+import { verifiesWith } from '../../src/gates/keys.js'
 
 const ECR = '123456789012.dkr.ecr.us-east-1.amazonaws.com'
 const pem = (type: 'ec' | 'ed25519' | 'rsa' = 'ec') => {
@@ -47,6 +48,15 @@ describe('require-signature-key', () => {
     expect(gates.signature?.keys[0].origin).toBe('cosign.pub')
   })
 
+  test('PEM text and file paths mixed (the CLI flag repeated) give every key', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ecr-promote-keys-'))
+    writeFileSync(join(dir, 'ci.pub'), pem())
+    const { gates } = getInputs(reader({ 'require-signature-key': `${pem()}\nci.pub` }), {
+      GITHUB_WORKSPACE: dir
+    })
+    expect(gates.signature?.keys.map((k) => k.origin)).toEqual(['PEM block 1', 'ci.pub'])
+  })
+
   const privateKey = generateKeyPairSync('ec', { namedCurve: 'P-256' })
     .privateKey.export({ type: 'pkcs8', format: 'pem' })
     .toString()
@@ -62,7 +72,7 @@ describe('require-signature-key', () => {
       '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----',
       'PEM block 1 is a certificate, not a public key'
     ],
-    ['an unfinished block', '-----BEGIN PUBLIC KEY-----\nAAAA', 'the value holds no complete PEM block'],
+    ['an unfinished block', '-----BEGIN PUBLIC KEY-----\nAAAA', 'holds an unfinished PEM block'],
     ['a missing file', 'keys/nope.pub', 'file "keys/nope.pub" cannot be read (ENOENT)']
   ])('%s is refused, naming the input', (_, value, message) => {
     expect(() =>
@@ -151,9 +161,32 @@ describe('create-repository and repository-tag-mutability', () => {
     const hubOnly = `docker.io/acme/a:1 docker.io/acme/b`
     expect(() =>
       getPromotions(reader({ images: hubOnly, source: '', destination: '', 'fail-on-scan-severity': 'high' }))
-    ).toThrow('Input "fail-on-scan-severity" is set, but no line of images has an ECR source')
+    ).toThrow(
+      'Input "images" line 1: fail-on-scan-severity needs an ECR source (scan findings come from ECR), and the source is docker.io/acme/a:1'
+    )
     expect(() =>
       getPromotions(reader({ images: hubOnly, source: '', destination: '', 'create-repository': 'true' }))
     ).toThrow('Input "create-repository" is true, but no line of images has an ECR destination')
+  })
+})
+
+describe('verifiesWith', () => {
+  test.each([
+    ['P-256, SHA-256', 'ec', 'P-256', 'sha256'],
+    ['P-384, SHA-256 (cosign)', 'ec', 'P-384', 'sha256'],
+    ['P-384, SHA-384', 'ec', 'P-384', 'sha384'],
+    ['RSA, SHA-256', 'rsa', undefined, 'sha256'],
+    ['Ed25519', 'ed25519', undefined, null]
+  ] as const)('%s verifies, and a changed payload does not', (_, type, curve, hash) => {
+    const pair =
+      type === 'ec'
+        ? generateKeyPairSync('ec', { namedCurve: curve! })
+        : type === 'rsa'
+          ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+          : generateKeyPairSync('ed25519')
+    const payload = Buffer.from('{"critical":{}}')
+    const signature = sign(hash, payload, pair.privateKey)
+    expect(verifiesWith(pair.publicKey, payload, signature)).toBe(true)
+    expect(verifiesWith(pair.publicKey, Buffer.from('{"critical":{} }'), signature)).toBe(false)
   })
 })

@@ -117,6 +117,25 @@ describe('scan gate', () => {
     ).rejects.toThrow(message)
   })
 
+  test('untriaged and undefined findings count at low', async () => {
+    const { aws } = session([complete({ UNTRIAGED: 1 }, [['CVE-new', 'UNTRIAGED']])])
+    await expect(
+      checkScan(context(aws), [{ digest: D }], { severity: 'LOW', waitSeconds: 0 })
+    ).rejects.toThrow('worst: CVE-new (UNTRIAGED, openssl)')
+    const { aws: again } = session([complete({ UNTRIAGED: 1, INFORMATIONAL: 4 })])
+    await expect(
+      checkScan(context(again), [{ digest: D }], { severity: 'MEDIUM', waitSeconds: 0 })
+    ).resolves.toBeDefined()
+  })
+
+  test('an image with nothing to scan (attestation manifests only) is refused', async () => {
+    const { aws, calls } = session([complete({})])
+    await expect(checkScan(context(aws), [], { severity: 'LOW', waitSeconds: 0 })).rejects.toThrow(
+      'has no platform image to scan'
+    )
+    expect(calls).toEqual([])
+  })
+
   test('an index is scanned per platform image, attestation manifests left out', () => {
     const index = {
       manifests: [

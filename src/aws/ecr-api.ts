@@ -9,7 +9,6 @@ export interface RepositorySettings {
   tagMutability: TagMutability
   /** WILDCARD filters: tags they match are the exception to the mutability. */
   exclusionFilters: string[]
-  scanOnPush?: boolean
 }
 
 /** An AWS error's name (RepositoryNotFoundException, AccessDeniedException, ...). */
@@ -36,8 +35,7 @@ export async function describeRepository(
         tagMutability: (repository?.imageTagMutability ?? 'MUTABLE') as TagMutability,
         exclusionFilters: (repository?.imageTagMutabilityExclusionFilters ?? [])
           .map((f) => f.filter ?? '')
-          .filter(Boolean),
-        scanOnPush: repository?.imageScanningConfiguration?.scanOnPush
+          .filter(Boolean)
       }
     })
   } catch (error) {
@@ -73,7 +71,11 @@ export async function findCreateOnPushTemplate(
     return all
   })
   const matching = templates
-    .filter((t) => t.prefix && (t.prefix === 'ROOT' || repositoryName.startsWith(t.prefix)))
+    // A prefix is a namespace: `prod` covers `prod/api`, never `production-api`.
+    .filter(
+      (t) =>
+        t.prefix && (t.prefix === 'ROOT' || repositoryName.startsWith(`${t.prefix.replace(/\/+$/, '')}/`))
+    )
     .sort((a, b) => rank(b.prefix!) - rank(a.prefix!))
   // ECR applies the most specific template only; it creates on push only if that one says so.
   const chosen = matching[0]
@@ -114,8 +116,6 @@ export async function createRepository(
     }
   })
 }
-
-export type Severity = 'CRITICAL' | 'HIGH' | 'MEDIUM' | 'LOW' | 'INFORMATIONAL' | 'UNDEFINED' | 'UNTRIAGED'
 
 export interface Finding {
   /** The vulnerability id (CVE-…), as basic and enhanced scanning name it. */

@@ -3,7 +3,7 @@
 // what was found and that nothing was written.
 import type { AwsSession } from '../aws/session.js'
 import { parseEcrHost } from '../aws/hosts.js'
-import { PromotionError } from '../promotion/errors.js'
+import { failureKind, PromotionError } from '../promotion/errors.js'
 import { describeKey } from './keys.js'
 import type { Gates } from './options.js'
 import { checkScan, formatCounts, scanTargets, type ScanVerdict } from './scan.js'
@@ -88,10 +88,9 @@ async function refuseAs<T>(gate: string, check: () => Promise<T>): Promise<T> {
     return await check()
   } catch (error) {
     if (error instanceof GateRefusal) {
-      throw new PromotionError(`${gate}: ${error.message}; nothing was written`, {
-        cause: error,
-        kind: 'gate'
-      })
+      // A refused DescribeImageScanFindings is about access (CLI exit 4), not the image.
+      const kind = failureKind(error.cause) === 'access' ? 'access' : 'gate'
+      throw new PromotionError(`${gate}: ${error.message}; nothing was written`, { cause: error, kind })
     }
     throw new PromotionError(`${gate}: ${(error as Error).message}; nothing was written`, { cause: error })
   }

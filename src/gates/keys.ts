@@ -70,7 +70,13 @@ export function fingerprintOf(key: KeyObject): string {
 export function verifiesWith(key: KeyObject, payload: Buffer, signature: Buffer): boolean {
   try {
     if (key.asymmetricKeyType === 'ed25519') return verify(null, payload, key, signature)
-    return verify('sha256', payload, key, signature)
+    // cosign signs with SHA-256; newer signers pick the hash by curve (P-384: SHA-384, P-521: SHA-512).
+    const curve = key.asymmetricKeyDetails?.namedCurve
+    const hashes = [
+      'sha256',
+      ...(curve === 'secp384r1' ? ['sha384'] : curve === 'secp521r1' ? ['sha512'] : [])
+    ]
+    return hashes.some((hash) => verify(hash, payload, key, signature))
   } catch {
     return false
   }

@@ -29,6 +29,9 @@ export interface Gates {
   scan?: ScanRequirement
 }
 
+/** A whole PEM block, for telling PEM text from file paths. */
+const PEM_TEXT = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g
+
 export const DEFAULT_SCAN_WAIT_SECONDS = 300
 export const MAX_SCAN_WAIT_SECONDS = 3600
 
@@ -64,38 +67,41 @@ function parseWait(raw: string): number {
 }
 
 /**
- * PEM text (one or more blocks) when the value holds a PEM header, else one file path per line
- * (relative to the workspace), each holding PEM.
+ * PEM blocks given as text, and file paths (relative to the workspace) on the lines outside them,
+ * each file holding PEM: both may be mixed (the CLI's repeated flag).
  */
 function readKeys(raw: string, cwd: string): TrustedKey[] {
   if (!raw.trim()) return []
   const found: Omit<TrustedKey, 'label'>[] = []
   try {
-    if (raw.includes('-----BEGIN')) {
-      found.push(...parsePublicKeys(raw, (i) => `PEM block ${i}`, 'the value'))
-    } else {
-      for (const line of raw
-        .split(/[\r\n]+/)
-        .map((l) => l.trim())
-        .filter(Boolean)) {
-        let text: string
-        try {
-          text = readFileSync(resolve(cwd, line), 'utf8')
-        } catch (error) {
-          const code = (error as { code?: string }).code
-          throw new KeyError(
-            `file "${printable(line)}" cannot be read (${code ?? (error as Error).message}); ` +
-              'give PEM text (-----BEGIN PUBLIC KEY-----) or a path relative to the workspace'
-          )
-        }
-        found.push(
-          ...parsePublicKeys(
-            text,
-            (i) => `${printable(line)}${i > 1 ? ` block ${i}` : ''}`,
-            `file "${printable(line)}"`
-          )
+    const blocks = raw.match(PEM_TEXT) ?? []
+    if (blocks.length) found.push(...parsePublicKeys(blocks.join('\n'), (i) => `PEM block ${i}`, 'the value'))
+    const rest = raw.replace(PEM_TEXT, '\n')
+    if (rest.includes('-----BEGIN')) {
+      throw new KeyError('holds an unfinished PEM block (-----BEGIN without its matching -----END)')
+    }
+    const paths = rest
+      .split(/[\r\n]+/)
+      .map((l) => l.trim())
+      .filter(Boolean)
+    for (const line of paths) {
+      let text: string
+      try {
+        text = readFileSync(resolve(cwd, line), 'utf8')
+      } catch (error) {
+        const code = (error as { code?: string }).code
+        throw new KeyError(
+          `file "${printable(line)}" cannot be read (${code ?? (error as Error).message}); ` +
+            'give PEM text (-----BEGIN PUBLIC KEY-----) or a path relative to the workspace'
         )
       }
+      found.push(
+        ...parsePublicKeys(
+          text,
+          (i) => `${printable(line)}${i > 1 ? ` block ${i}` : ''}`,
+          `file "${printable(line)}"`
+        )
+      )
     }
   } catch (error) {
     if (error instanceof KeyError) throw new InputError('require-signature-key', error.message)

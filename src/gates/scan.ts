@@ -23,7 +23,8 @@ export interface ScanVerdict {
   counts: Record<string, number>
 }
 
-const RANK: Record<string, number> = { CRITICAL: 4, HIGH: 3, MEDIUM: 2, LOW: 1 }
+/** Untriaged and undefined findings may be anything: they count at `low`, never below. */
+const RANK: Record<string, number> = { CRITICAL: 4, HIGH: 3, MEDIUM: 2, LOW: 1, UNTRIAGED: 1, UNDEFINED: 1 }
 const ORDER = [...SEVERITIES, 'INFORMATIONAL', 'UNDEFINED', 'UNTRIAGED']
 const WAITING = new Set(['IN_PROGRESS', 'PENDING'])
 const DONE = new Set(['COMPLETE', 'ACTIVE'])
@@ -66,6 +67,9 @@ export async function checkScan(
   targets: ScanTarget[],
   requirement: ScanRequirement
 ): Promise<ScanVerdict> {
+  if (!targets.length) {
+    throw new GateRefusal(`${context.where} has no platform image to scan (only attestation manifests)`)
+  }
   const waitMs = requirement.waitSeconds * 1000
   const deadline = Date.now() + waitMs
   const interval = Math.min(5000, Math.max(1000, waitMs / 20))

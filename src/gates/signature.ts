@@ -22,6 +22,8 @@ export const SIMPLE_SIGNING = 'application/vnd.dev.cosign.simplesigning.v1+json'
 export const COSIGN_SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature'
 const BUNDLE_TYPE = 'application/vnd.dev.sigstore.bundle'
 const IN_TOTO = 'application/vnd.in-toto+json'
+/** The predicate of cosign's own signing statement (cosign sign with the bundle format). */
+export const COSIGN_SIGN_V1 = 'https://sigstore.dev/cosign/sign/v1'
 /** Signature payloads and bundles are small; a larger blob is not read. */
 const MAX_SIGNATURE_BLOB = 1024 * 1024
 
@@ -40,6 +42,8 @@ export interface SignatureVerdict {
 
 /** What each candidate turned out to be, for the refusal. */
 interface Findings {
+  /** Attestations by a trusted key: they are not signatures. */
+  attestations: string[]
   otherKeys: number
   otherDigests: string[]
   unreadable: string[]
@@ -58,7 +62,13 @@ export async function checkSignature(
   discover: () => Promise<Discovery>,
   loadSigstore: SigstoreLoader | undefined
 ): Promise<SignatureVerdict> {
-  const findings: Findings = { otherKeys: 0, otherDigests: [], unreadable: [], candidates: 0 }
+  const findings: Findings = {
+    attestations: [],
+    otherKeys: 0,
+    otherDigests: [],
+    unreadable: [],
+    candidates: 0
+  }
   // cosign's tag is asked for by name first: when it verifies, the gate need not wait for the whole
   // discovery (referrers of every platform, levels below), which the trust chain's copy goes on with.
   const tag = `${fallbackTag(root.digest)}.sig`
@@ -118,8 +128,13 @@ function describeRefusal(digest: string, keys: TrustedKey[], f: Findings): strin
       `${f.otherDigests.length} signature(s) by a trusted key sign another digest (${[...new Set(f.otherDigests)].join(', ')}), not ${digest}`
     )
   }
+  if (f.attestations.length) {
+    parts.push(
+      `${f.attestations.length} attestation(s) by a trusted key (${[...new Set(f.attestations)].join(', ')}) are not signatures`
+    )
+  }
   if (f.otherKeys) parts.push(`${f.otherKeys} signature(s) are by another key, none trusted`)
-  if (f.unreadable.length) parts.push(`unreadable: ${f.unreadable.join('; ')}`)
+  if (f.unreadable.length) parts.push(`unreadable: ${f.unreadable.map((u) => printable(u, 300)).join('; ')}`)
   return `no valid signature of ${digest} by a trusted key: ${parts.join('; ')}. Trusted: ${trusted}`
 }
 
@@ -203,6 +218,12 @@ async function checkBundle(
     findings.otherKeys++
     return undefined
   }
+  const predicate = predicateTypeOf(bundle)
+  if (predicate !== undefined && predicate !== COSIGN_SIGN_V1) {
+    // An attestation by the key (provenance, an SBOM) vouches for something else than "sign this".
+    findings.attestations.push(printable(predicate, 120))
+    return undefined
+  }
   const named = bundleSubjects(bundle)
   if (!named.includes(root.digest)) {
     findings.otherDigests.push(named.join(', ') || 'no subject')
@@ -211,13 +232,25 @@ async function checkBundle(
   return { key, via: `sigstore bundle referrer ${attachment.manifest.digest}` }
 }
 
-/** Signature check only: no transparency log, certificate or timestamp is required of a key. */
+/**
+ * Signature check only: no transparency log, certificate or timestamp is required of a key. The
+ * bundle's Rekor entries and timestamps are set aside first: with no trust root for them here,
+ * @sigstore/verify would reject every bundle that carries one (cosign uploads to Rekor by default).
+ */
 function bundleVerifies(
   sigstore: SigstoreModules,
-  bundle: ReturnType<SigstoreModules['bundle']['bundleFromJSON']>,
+  signed: ReturnType<SigstoreModules['bundle']['bundleFromJSON']>,
   key: KeyObject,
   artifact: Buffer
 ): boolean {
+  const bundle = {
+    ...signed,
+    verificationMaterial: {
+      ...signed.verificationMaterial,
+      tlogEntries: [],
+      timestampVerificationData: undefined
+    }
+  }
   const { Verifier, toSignedEntity, toTrustMaterial } = sigstore.verify
   const material = toTrustMaterial(EMPTY_TRUSTED_ROOT, () => ({ publicKey: key, validFor: () => true }))
   const verifier = new Verifier(material, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 })
@@ -228,6 +261,21 @@ function bundleVerifies(
     return true
   } catch {
     return false
+  }
+}
+
+/** A DSSE bundle's in-toto predicateType; undefined for a message signature. */
+function predicateTypeOf(
+  bundle: ReturnType<SigstoreModules['bundle']['bundleFromJSON']>
+): string | undefined {
+  if (bundle.content.$case !== 'dsseEnvelope') return undefined
+  try {
+    const statement = JSON.parse(Buffer.from(bundle.content.dsseEnvelope.payload).toString('utf8')) as {
+      predicateType?: unknown
+    }
+    return typeof statement.predicateType === 'string' ? statement.predicateType : 'none'
+  } catch {
+    return 'none'
   }
 }
 
@@ -277,6 +325,7 @@ function layersOf(manifest: Manifest): Layer[] {
 
 /** A small blob, read whole and checked against its descriptor. */
 async function readSmallBlob(client: RegistryClient, repository: string, layer: Layer): Promise<Buffer> {
+  if (!/^sha256:[a-f0-9]{64}$/.test(layer.digest)) throw new Error('a layer has no valid sha256 digest')
   if (!(layer.size <= MAX_SIGNATURE_BLOB)) throw new Error(`blob ${layer.digest} is larger than 1 MiB`)
   const response = await getBlob(client, repository, layer.digest)
   const chunks: Buffer[] = []

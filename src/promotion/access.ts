@@ -158,7 +158,9 @@ export async function proveWriteAccess(
     if (error instanceof RegistryError && error.status === 404) {
       const hint = parseEcrHost(inputs.destination.registry)
         ? 'the repository does not exist, and ECR repositories must exist before a push: create it ' +
-          '(aws ecr create-repository), or set create-repository: true to have it created'
+          (inputs.ecr.createRepository
+            ? '(aws ecr create-repository; a creation template that covers the name must apply to CREATE_ON_PUSH)'
+            : '(aws ecr create-repository), or set create-repository: true to have it created')
         : 'the repository does not exist or cannot be created by these credentials'
       throw new PromotionError(`destination ${where}: ${hint}; nothing was written`, { cause: error })
     }

@@ -52,8 +52,8 @@ export async function checkBeforeWrites(context: {
               ? trust.discovered
               : discoverAttachments(src, inputs.source.repository, [root.digest], {
                   concurrency: Math.min(inputs.concurrency, 16),
-                  maxDepth: 1,
-                  limiter: options.shared?.limiter
+                  // Its own budget: blob tasks hold the set's slots while they wait for the gates.
+                  maxDepth: 1
                 }),
           aws,
           sigstore: options.sigstore,
@@ -68,6 +68,5 @@ export async function checkBeforeWrites(context: {
   // A release set: no image writes (creates a repository, copies a blob) until every image passed.
   await options.shared?.checked()
   const repository = await ensureEcrDestination(read, inputs, aws(), reporter)
-  if (repository !== read) checkTagMutability(repository, inputs, root.digest, context.states, write)
   return { gates, repository }
 }

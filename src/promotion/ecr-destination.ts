@@ -63,27 +63,36 @@ function describeRule(settings: RepositorySettings): string {
   }
 }
 
+/** What is known before any write, and whether the repository is still to be created. */
+export type DestinationPlan = DestinationRepository & { create?: true }
+
 /**
- * Reads the destination repository's settings (only reading: it may start beside the gates).
- * Undefined for a destination that is not ECR; `{ missing: true }` when it does not exist.
+ * Reads the destination repository and decides what a missing one needs, reading only (it runs
+ * beside the gates, and a refusal here comes before any image of a set writes). Undefined for a
+ * destination that is not ECR.
  */
 export async function readEcrDestination(
   inputs: Inputs,
   aws: AwsSession,
   log: Logger
-): Promise<(DestinationRepository & { missing?: true }) | undefined> {
+): Promise<DestinationPlan | undefined> {
   const registry = parseEcrHost(inputs.destination.registry)
   if (!registry) return undefined
-  const where = `${displayRegistry(inputs.destination.registry)}/${inputs.destination.repository}`
+  const name = inputs.destination.repository
+  const where = `${displayRegistry(inputs.destination.registry)}/${name}`
+  const ecr = inputs.ecr
+  // Explicit registry credentials and no role: there may be no AWS identity to ask at all.
+  if (inputs.destinationCredentials && !inputs.aws.roleToAssume && !ecr.createRepository) return {}
+  let settings: RepositorySettings | undefined
   try {
-    const settings = await describeRepository(aws, registry, inputs.destination.repository)
-    return settings ? { settings } : { missing: true }
+    settings = await describeRepository(aws, registry, name)
   } catch (error) {
     const denied = ['AccessDeniedException', 'AccessDenied'].includes(awsErrorName(error))
-    if (denied && !inputs.ecr.createRepository) {
+    if (!ecr.createRepository) {
+      // Reading the rules is a courtesy: without it the registry's own refusal tells.
       log.info(
-        `the tag mutability of ${where} is not known (DescribeRepositories was refused; allow ` +
-          'ecr:DescribeRepositories to have immutable tags reported before the copy)'
+        `the tag mutability of ${where} is not known (DescribeRepositories: ${(error as Error).message}); ` +
+          'allow ecr:DescribeRepositories to have immutable tags reported before the copy'
       )
       return {}
     }
@@ -93,23 +102,7 @@ export async function readEcrDestination(
       { cause: error, kind: denied ? 'access' : 'other' }
     )
   }
-}
-
-/**
- * Makes a missing destination repository (create-repository), or leaves it to a creation template
- * that creates it on push; refuses when neither applies. Nothing is created in a dry run.
- */
-export async function ensureEcrDestination(
-  read: (DestinationRepository & { missing?: true }) | undefined,
-  inputs: Inputs,
-  aws: AwsSession,
-  log: Logger
-): Promise<DestinationRepository | undefined> {
-  const registry = parseEcrHost(inputs.destination.registry)
-  if (!read?.missing || !registry) return read
-  const name = inputs.destination.repository
-  const where = `${displayRegistry(inputs.destination.registry)}/${name}`
-  const ecr = inputs.ecr
+  if (settings) return { settings }
   if (!ecr.createRepository) {
     throw new PromotionError(
       `destination repository ${where} does not exist (account ${registry.accountId}, ${registry.region}); ` +
@@ -130,17 +123,26 @@ export async function ensureEcrDestination(
     )
     return { settings: template.settings, created: { template: template.prefix } }
   }
-  const wanted: RepositorySettings = {
-    tagMutability: ecr.tagMutability,
-    exclusionFilters: [],
-    scanOnPush: true
-  }
+  return { settings: { tagMutability: ecr.tagMutability, exclusionFilters: [] }, create: true }
+}
+
+/** Creates the repository the plan says is missing (after every check passed). Not in a dry run. */
+export async function ensureEcrDestination(
+  plan: DestinationPlan | undefined,
+  inputs: Inputs,
+  aws: AwsSession,
+  log: Logger
+): Promise<DestinationRepository | undefined> {
+  const registry = parseEcrHost(inputs.destination.registry)
+  if (!plan?.create || !registry) return plan
+  const where = `${displayRegistry(inputs.destination.registry)}/${inputs.destination.repository}`
+  const mutability = inputs.ecr.tagMutability
   if (inputs.dryRun) {
-    log.info(`dry run: would create repository ${where} (scan on push, tag mutability ${ecr.tagMutability})`)
-    return { settings: wanted, created: 'would-create' }
+    log.info(`dry run: would create repository ${where} (scan on push, tag mutability ${mutability})`)
+    return { settings: plan.settings, created: 'would-create' }
   }
   try {
-    await createRepository(aws, registry, name, ecr.tagMutability)
+    await createRepository(aws, registry, inputs.destination.repository, mutability)
   } catch (error) {
     const denied = ['AccessDeniedException', 'AccessDenied'].includes(awsErrorName(error))
     throw new PromotionError(
@@ -149,8 +151,8 @@ export async function ensureEcrDestination(
       { cause: error, kind: denied ? 'access' : 'other' }
     )
   }
-  log.info(`created repository ${where} (scan on push, tag mutability ${ecr.tagMutability})`)
-  return { settings: wanted, created: 'created' }
+  log.info(`created repository ${where} (scan on push, tag mutability ${mutability})`)
+  return { settings: plan.settings, created: 'created' }
 }
 
 /**

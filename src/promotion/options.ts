@@ -173,18 +173,15 @@ export function getPromotions(
   if (oidc && !lines.some(reachesHub)) {
     throw new InputError('dockerhub-oidc-connection-id', 'is set, but no line of images reaches Docker Hub')
   }
-  // The scan gate is for lines from ECR, create-repository for lines to ECR; say so when none is.
+  // create-repository is for the lines to ECR (an error when none is). The scan gate is not narrowed:
+  // a line whose source ECR cannot vouch for is refused by name, never promoted unchecked.
   const isEcr = (r: string) => parseEcrHost(safeParse(r)?.registry ?? '') !== undefined
-  if (read('fail-on-scan-severity').trim() && !lines.some((l) => isEcr(l.source))) {
-    throw new InputError('fail-on-scan-severity', 'is set, but no line of images has an ECR source')
-  }
   if (parseBoolean(read, 'create-repository', false) && !lines.some((l) => isEcr(l.destination))) {
     throw new InputError('create-repository', 'is true, but no line of images has an ECR destination')
   }
   const promotions = lines.map((l) => {
     const { line, source, destination } = l
     const hidden = new Set<string>()
-    if (!isEcr(source)) hidden.add('fail-on-scan-severity')
     if (!isEcr(destination))
       for (const name of ['create-repository', 'repository-tag-mutability']) hidden.add(name)
     if (oidc && !reachesHub(l)) {
@@ -208,7 +205,7 @@ export function getPromotions(
     } catch (error) {
       if (
         error instanceof InputError &&
-        ['source', 'destination', 'tags', 'floating-tags'].includes(error.input)
+        ['source', 'destination', 'tags', 'floating-tags', 'fail-on-scan-severity'].includes(error.input)
       ) {
         throw new InputError('images', `line ${line}: ${error.input} ${error.rule}`)
       }

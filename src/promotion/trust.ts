@@ -68,10 +68,11 @@ export class TrustCopy {
   constructor(private readonly sides: Sides) {
     const { src, dst, inputs, subjects } = sides
     this.ready.catch(() => undefined)
+    // Discovery has its own budget, never the set's: blob tasks hold shared slots while they wait for
+    // the write gate, and the signature gate may be waiting for this very discovery.
     this.discovered = discoverAttachments(src, inputs.source.repository, subjects, {
       concurrency: Math.min(inputs.concurrency, 16),
-      logger: sides.log,
-      limiter: sides.limiter
+      logger: sides.log
     })
     this.discovered.catch(() => undefined)
     this.planned = this.discovered.then(async (discovery) => ({
