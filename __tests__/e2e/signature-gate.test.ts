@@ -209,12 +209,41 @@ describe('dist/cli.js', () => {
     expect(run.stderr).toContain('signature gate')
     expect(run.stderr).toContain('no signature')
     expect(run.stderr).toContain('nothing was written')
-    expect(run.code).not.toBe(0)
-    expect(run.code).not.toBe(2) // not a usage error: the flag is known
+    expect(run.code).toBe(5) // a gate refused the image
     expect(run.stderr).not.toContain(ambientKeys.secretAccessKey)
     await expectUntouched(env.dest!, env.destLog!, mark, 'cli/unsigned', {
       'cli-unsigned': undefined,
       [images['cli-unsigned'].digest]: undefined
+    })
+  })
+
+  test('--require-signature-key with --output json: the key that verified is in the result', async () => {
+    const run = await cli(
+      [
+        `${ECR_HOST}/app:signed`,
+        `${env.dest!.host}/cli/signed`,
+        '--destination-username',
+        'promoter',
+        '--require-signature-key',
+        keyFile,
+        '--output',
+        'json'
+      ],
+      {
+        ECR_PROMOTE_DESTINATION_PASSWORD: USERS.promoter.password,
+        AWS_ACCESS_KEY_ID: ambientKeys.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: ambientKeys.secretAccessKey
+      }
+    )
+    expect(run.stderr).toContain('signature gate passed')
+    expect(run.code).toBe(0)
+    const record = JSON.parse(run.stdout) as { digest: string; gates: { signature: Record<string, string> } }
+    expect(record.digest).toBe(images.signed.digest)
+    expect(record.gates.signature).toEqual({
+      key: 'key 1',
+      fingerprint: fingerprint(keyPem),
+      origin: keyFile,
+      via: `cosign signature in ${digestTag(images.signed.digest, 'sig')}`
     })
   })
 })

@@ -2,6 +2,7 @@
 import { formatBytes, formatDuration, formatReference, type RateLimit } from '../registry/index.js'
 import type { PromoteResult } from './promote.js'
 import type { SetResult } from './set.js'
+import { formatCounts } from '../gates/scan.js'
 
 /** The one closing line: result, digest, blobs, manifests, requests, rate limits, time, memory. */
 export function totals(result: PromoteResult): string {
@@ -27,6 +28,14 @@ export function totals(result: PromoteResult): string {
     const count = (state: string) => result.referrers.filter((r) => r.state === state).length
     const moved = result.dryRun ? `${count('would-copy')} would be copied` : `${count('copied')} copied`
     parts.push(`referrers: ${moved}, ${count('present')} already there`)
+  }
+  const gates = gatesRecord(result)
+  if (gates) {
+    const passed = [
+      gates.signature && `signature by ${gates.signature.key} (${gates.signature.fingerprint})`,
+      gates.scan && `scan of ${gates.scan.images.length} image(s) (${formatCounts(gates.scan.counts)})`
+    ].filter(Boolean)
+    if (passed.length) parts.push(`gates passed: ${passed.join(', ')}`)
   }
   parts.push(`requests: ${result.requests.source} source, ${result.requests.destination} destination`)
   for (const [side, limit] of Object.entries(result.rateLimits)) {
@@ -58,8 +67,33 @@ export function resultRecord(result: PromoteResult): Record<string, unknown> {
     mounted: { blobs: b?.mounted.count ?? 0, bytes: b?.mounted.bytes ?? 0 },
     skipped: { blobs: b?.present.count ?? 0, bytes: b?.present.bytes ?? 0 },
     wouldCopy: { blobs: b?.['would-copy'].count ?? 0, bytes: b?.['would-copy'].bytes ?? 0 },
+    gates: gatesRecord(result),
+    repositoryCreated: result.repositoryCreated,
     requests: result.requests,
     durationMs: result.durationMs
+  }
+}
+
+/** What the gates found, as data: the key that verified, each scanned image's counts. */
+export function gatesRecord(result: PromoteResult):
+  | {
+      signature?: { key: string; fingerprint: string; origin: string; via: string }
+      scan?: {
+        counts: Record<string, number>
+        images: { digest: string; platform?: string; status: string; counts: Record<string, number> }[]
+      }
+    }
+  | undefined {
+  const { signature, scan } = result.gates ?? {}
+  if (!signature && !scan) return undefined
+  return {
+    signature: signature && {
+      key: signature.key.label,
+      fingerprint: signature.key.fingerprint,
+      origin: signature.key.origin,
+      via: signature.via
+    },
+    scan: scan && { counts: scan.counts, images: scan.images }
   }
 }
 
