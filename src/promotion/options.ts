@@ -2,6 +2,8 @@
 // function, validated here with the same rules and messages. Every error names the option and the
 // rule it broke, and all of it happens before any network call.
 import type { AwsOptions } from '../aws/session.js'
+import { getAwsOptions } from './aws-options.js'
+import { parseBoolean, parseInteger } from './option-values.js'
 import { deriveFloatingTags } from './floating.js'
 import { getGates, type Gates } from '../gates/options.js'
 import {
@@ -21,6 +23,9 @@ import {
   type Credentials,
   type Reference
 } from '../registry/index.js'
+
+export { getPromotions, parseImageLines, type ImageLine } from './image-lines.js'
+export { defaultSessionName } from './aws-options.js'
 
 export type IfExists = 'fail' | 'skip' | 'overwrite'
 export const IF_EXISTS_VALUES: readonly IfExists[] = ['fail', 'skip', 'overwrite']
@@ -118,161 +123,6 @@ export const INPUT_NAMES = [
   'create-repository',
   'repository-tag-mutability'
 ] as const
-
-export interface ImageLine {
-  /** 1-based line number in the `images` input. */
-  line: number
-  source: string
-  destination: string
-}
-
-/** `SOURCE DESTINATION` per line; blank lines and `#` comments ignored. */
-export function parseImageLines(raw: string): ImageLine[] {
-  const lines: ImageLine[] = []
-  raw.split(/\r?\n/).forEach((text, i) => {
-    const content = text.replace(/(^|\s)#.*$/, '').trim()
-    if (!content) return
-    const fields = content.split(/\s+/)
-    if (fields.length !== 2) {
-      throw new InputError(
-        'images',
-        `line ${i + 1} is "${printable(content)}"; each line is SOURCE DESTINATION, separated by white space`
-      )
-    }
-    lines.push({ line: i + 1, source: fields[0], destination: fields[1] })
-  })
-  if (!lines.length) throw new InputError('images', 'has no SOURCE DESTINATION line')
-  return lines
-}
-
-/**
- * The promotions the inputs ask for: one (source and destination), or one per line of `images`,
- * each with every other input. An error in a line names the line.
- */
-export function getPromotions(
-  read: Read,
-  env: NodeJS.ProcessEnv = process.env
-): { inputs: Inputs; line?: number }[] {
-  const raw = read('images')
-  if (!raw.trim()) return [{ inputs: getInputs(read, env) }]
-  for (const name of ['source', 'destination']) {
-    if (read(name).trim()) {
-      throw new InputError('images', `is given together with ${name}; give images, or source and destination`)
-    }
-  }
-  const lines = parseImageLines(raw)
-  const tagsFor = tagsByLine(read('tags'), lines)
-  // The Docker Hub OIDC connection (and the organisation named as username) are for the lines that
-  // reach Docker Hub; a line to GHCR, ECR or ECR Public logs in its own way.
-  const oidc = read('dockerhub-oidc-connection-id').trim() !== ''
-  const reachesHub = (l: ImageLine) =>
-    [l.source, l.destination].some((r) => {
-      const ref = safeParse(r)
-      return ref !== undefined && isDockerHub(ref.registry)
-    })
-  if (oidc && !lines.some(reachesHub)) {
-    throw new InputError('dockerhub-oidc-connection-id', 'is set, but no line of images reaches Docker Hub')
-  }
-  // create-repository is for the lines to ECR (an error when none is). The scan gate is not narrowed:
-  // a line whose source ECR cannot vouch for is refused by name, never promoted unchecked.
-  const isEcr = (r: string) => parseEcrHost(safeParse(r)?.registry ?? '') !== undefined
-  if (parseBoolean(read, 'create-repository', false) && !lines.some((l) => isEcr(l.destination))) {
-    throw new InputError('create-repository', 'is true, but no line of images has an ECR destination')
-  }
-  const promotions = lines.map((l) => {
-    const { line, source, destination } = l
-    const hidden = new Set<string>()
-    if (!isEcr(destination))
-      for (const name of ['create-repository', 'repository-tag-mutability']) hidden.add(name)
-    if (oidc && !reachesHub(l)) {
-      hidden.add('dockerhub-oidc-connection-id')
-      for (const side of ['source', 'destination']) {
-        if (!read(`${side}-password`).trim()) hidden.add(`${side}-username`)
-      }
-    }
-    const lineRead: Read = (name) =>
-      name === 'source'
-        ? source
-        : name === 'destination'
-          ? destination
-          : name === 'tags'
-            ? (tagsFor.get(line) ?? read(name))
-            : hidden.has(name)
-              ? ''
-              : read(name)
-    try {
-      return { inputs: getInputs(lineRead, env), line }
-    } catch (error) {
-      if (
-        error instanceof InputError &&
-        ['source', 'destination', 'tags', 'floating-tags', 'fail-on-scan-severity'].includes(error.input)
-      ) {
-        throw new InputError('images', `line ${line}: ${error.input} ${error.rule}`)
-      }
-      throw error
-    }
-  })
-  // Two lines writing one tag would race; say which.
-  const seen = new Map<string, number>()
-  for (const { inputs, line } of promotions) {
-    // Under auto the derived tags count too: two versions to one repository would race for latest.
-    const derived = inputs.floatingAuto ? (deriveFloatingTags(inputs.tags)?.tags.map((t) => t.tag) ?? []) : []
-    for (const tag of new Set([...inputs.tags, ...inputs.floatingTags, ...derived])) {
-      const key = `${displayRegistryName(inputs.destination.registry)}/${inputs.destination.repository}:${tag}`
-      const before = seen.get(key)
-      if (before !== undefined) {
-        throw new InputError(
-          'images',
-          `line ${line} writes ${printable(key, 200)}, as line ${before} does; each tag once`
-        )
-      }
-      seen.set(key, line)
-    }
-  }
-  return promotions
-}
-
-/**
- * In a set, `tags` given as references (docker/metadata-action over several images) go to the line
- * whose destination they name; bare tags go to every line. A reference no line's destination matches
- * is an error. Lines get no entry when `tags` holds no reference.
- */
-function tagsByLine(raw: string, lines: ImageLine[]): Map<number, string> {
-  const entries = raw
-    .split(/[\n,]/)
-    .map((t) => t.replace(/\r$/, '').trim())
-    .filter(Boolean)
-  const refs = entries.map((entry) => (/[/:@]/.test(entry) ? safeParse(entry) : undefined))
-  const byLine = new Map<number, string>()
-  if (!refs.some(Boolean)) return byLine
-  const destinations = lines.map((l) => ({ line: l.line, ref: safeParse(l.destination) }))
-  entries.forEach((entry, i) => {
-    const ref = refs[i]
-    if (ref && !destinations.some((d) => d.ref && sameRepository(d.ref, ref))) {
-      throw new InputError(
-        'tags',
-        `has "${printable(entry)}", a reference to ${displayRegistryName(ref.registry)}/${ref.repository}, which no line of images promotes to`
-      )
-    }
-  })
-  for (const { line, ref: destination } of destinations) {
-    const mine = entries.filter((_, i) => !refs[i] || (destination && sameRepository(destination, refs[i]!)))
-    byLine.set(line, mine.join('\n'))
-  }
-  return byLine
-}
-
-function safeParse(value: string): Reference | undefined {
-  try {
-    return parseReference(value)
-  } catch {
-    return undefined
-  }
-}
-
-function sameRepository(a: Reference, b: Reference): boolean {
-  return a.registry === b.registry && a.repository === b.repository
-}
 
 export function getInputs(read: Read, env: NodeJS.ProcessEnv = process.env): Inputs {
   // The front has masked the passwords already (the action registers them with the runner first).
@@ -445,55 +295,6 @@ function getEcrDestination(read: Read, destination: Reference, floating: string[
   return { createRepository, tagMutability: (raw || 'MUTABLE') as RepositoryTagMutability }
 }
 
-const ROLE_ARN = /^arn:aws(?:-[a-z]+)*:iam::\d{12}:role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/
-const SESSION_NAME = /^[\w+=,.@-]{2,64}$/
-const REGION = /^[a-z]{2,4}(?:-[a-z]+)+-\d+$/
-
-function getAwsOptions(read: Read, env: NodeJS.ProcessEnv): AwsOptions {
-  const roleToAssume = read('role-to-assume').trim() || undefined
-  if (roleToAssume && !ROLE_ARN.test(roleToAssume)) {
-    throw new InputError(
-      'role-to-assume',
-      `is "${printable(roleToAssume)}"; it must be an IAM role ARN: arn:aws:iam::123456789012:role/NAME`
-    )
-  }
-  const audience = read('audience').trim() || 'sts.amazonaws.com'
-  if (/[\s,]/.test(audience))
-    throw new InputError('audience', `is "${printable(audience)}"; one audience, no spaces or commas`)
-  const roleSessionName = read('role-session-name').trim() || defaultSessionName(env)
-  if (!SESSION_NAME.test(roleSessionName)) {
-    throw new InputError(
-      'role-session-name',
-      `is "${printable(roleSessionName)}"; it must be 2 to 64 characters of letters, digits and + = , . @ _ -`
-    )
-  }
-  const region = read('aws-region').trim() || undefined
-  if (region && !REGION.test(region)) {
-    throw new InputError(
-      'aws-region',
-      `is "${printable(region)}"; it must be a region name such as us-east-1`
-    )
-  }
-  return {
-    roleToAssume,
-    audience,
-    roleSessionName,
-    roleDurationSeconds: parseInteger(read, 'role-duration-seconds', 3600, 900, 43200),
-    region
-  }
-}
-
-/** ecr-promote-OWNER-REPO-RUNID, trimmed to STS's alphabet and length. */
-export function defaultSessionName(env: NodeJS.ProcessEnv): string {
-  const repository = (env.GITHUB_REPOSITORY ?? '').replace(/\//g, '-')
-  const parts = ['ecr-promote', repository, env.GITHUB_RUN_ID ?? ''].filter(Boolean)
-  const name = parts.join('-').replace(/[^\w+=,.@-]/g, '-')
-  // Keep the run id when trimming: it is what tells sessions apart in CloudTrail.
-  if (name.length <= 64) return name
-  const runId = env.GITHUB_RUN_ID ? `-${env.GITHUB_RUN_ID}` : ''
-  return name.slice(0, 64 - runId.length) + runId
-}
-
 /** Docker Hub repositories are NAMESPACE/NAME, and library/ belongs to Docker's official images. */
 function checkDockerHubRepository(repository: string): void {
   const parts = repository.split('/')
@@ -576,7 +377,7 @@ function tagOfReference(name: string, value: string, destination: Reference): st
   return ref.tag
 }
 
-function displayRegistryName(registry: string): string {
+export function displayRegistryName(registry: string): string {
   return isDockerHub(registry) ? 'docker.io' : registry
 }
 
@@ -668,22 +469,4 @@ function credentials(read: Read, side: string, password: string): Credentials | 
   if (!password)
     throw new InputError(`${side}-password`, `is empty but ${side}-username is set; give both or neither`)
   return { username, password }
-}
-
-function parseBoolean(read: Read, name: string, fallback: boolean): boolean {
-  const raw = read(name).trim().toLowerCase()
-  if (raw === '') return fallback
-  if (raw === 'true') return true
-  if (raw === 'false') return false
-  throw new InputError(name, `is "${printable(raw)}"; allowed: true, false`)
-}
-
-function parseInteger(read: Read, name: string, fallback: number, min: number, max: number): number {
-  const raw = read(name).trim()
-  if (raw === '') return fallback
-  if (!/^\d+$/.test(raw))
-    throw new InputError(name, `is "${printable(raw)}"; it must be a whole number from ${min} to ${max}`)
-  const value = Number(raw)
-  if (value < min || value > max) throw new InputError(name, `is ${raw}; it must be from ${min} to ${max}`)
-  return value
 }
