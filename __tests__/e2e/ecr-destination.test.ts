@@ -10,6 +10,7 @@ import { errorsOf, runAction } from '../../scripts/lib/action.mjs'
 import { headDigest, seedImage } from '../../scripts/lib/images.mjs'
 import { ECR_HOST, ECR_PASSWORD } from '../../scripts/lib/fake-aws.mjs'
 import type { RepositorySettings } from '../../scripts/lib/fake-ecr-api.mjs'
+import { digestTag, generateKeyPair, signCosign } from '../../scripts/lib/trust-fixtures.mjs'
 import { ecrInputs, expectUntouched, startEcrEnv, type EcrEnv } from '../support/ecr-env.js'
 
 type Image = Awaited<ReturnType<typeof seedImage>>
@@ -81,6 +82,50 @@ async function expectPromoted(p: Promotion, tags: string[]): Promise<void> {
 
 const describedRepositories = () => env.aws.state.repositoryCalls.flatMap((c) => c.repositoryNames ?? [])
 const createdRepositories = () => env.aws.state.createCalls.map((c) => c.repositoryName)
+
+describe('digest tags of the trust chain', () => {
+  test("IMMUTABLE, and the destination's .sig holds another signature: refused before any write, the .sig unchanged", async () => {
+    const signed = await seedImage(env.ecr, 'build/signed', '1.4.2', {
+      layers: [2048],
+      index: false,
+      seed: 'signed'
+    })
+    const root = { digest: signed.digest, mediaType: signed.mediaType, size: signed.bytes.length }
+    await signCosign(env.ecrNamed, 'build/signed', root, generateKeyPair())
+    // The destination already has the image, signed by someone else, under an immutable .sig.
+    await seedImage(env.ecr, 'release/sig-immutable', 'other', {
+      layers: [2048],
+      index: false,
+      seed: 'signed'
+    })
+    const theirs = await signCosign(env.ecrNamed, 'release/sig-immutable', root, generateKeyPair())
+    repository('release/sig-immutable', { imageTagMutability: 'IMMUTABLE' })
+    const sigTag = digestTag(signed.digest, 'sig')
+    const mark = env.ecrLog.mark()
+    const run = await runAction(
+      ecrInputs({
+        source: `${ECR_HOST}/build/signed:1.4.2`,
+        destination: `${ECR_HOST}/release/sig-immutable`
+      }),
+      { env: env.env() }
+    )
+    const errors = errorsOf(run).join('\n')
+    for (const phrase of [
+      sigTag,
+      'holds other signatures',
+      'immutable there (IMMUTABLE)',
+      'filter sha256-*',
+      'nothing was written'
+    ]) {
+      expect(errors).toContain(phrase)
+    }
+    expect(run.code).toBe(1)
+    await expectUntouched(env.ecr, env.ecrLog, mark, 'release/sig-immutable', {
+      '1.4.2': undefined,
+      [sigTag]: theirs.manifest.digest
+    })
+  })
+})
 
 describe('tag mutability of the destination repository', () => {
   test('MUTABLE: an overwrite and a floating latest move (setup check)', async () => {

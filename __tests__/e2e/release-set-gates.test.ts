@@ -104,6 +104,8 @@ describe('a release set with gates writes nothing until every line has passed', 
   })
 
   test('require-signature-key, both lines signed: both promoted, each logs its gate passing, line 1 copies only after line 2 passed', async () => {
+    const sts = env.aws.state.stsCalls.length
+    const logins = env.aws.state.ecrCalls.length
     const { run } = await promoteSet(
       'sig-passed',
       [
@@ -128,6 +130,9 @@ describe('a release set with gates writes nothing until every line has passed', 
     expect(passed('app#1')).toBeGreaterThanOrEqual(0)
     expect(passed('worker#2')).toBeGreaterThanOrEqual(0)
     expect(firstCopy(run.stdout, 'app#1')).toBeGreaterThan(passed('worker#2'))
+    // The set shares one AWS session: the role is assumed once, and each ECR registry logged in once.
+    expect(env.aws.state.stsCalls.length - sts).toBe(1)
+    expect(env.aws.state.ecrCalls.length - logins).toBe(2)
   })
 
   test('fail-on-scan-severity, line 2 CRITICAL (after a scan in progress), line 1 clean: fails naming line 2; no write for either image', async () => {

@@ -4,7 +4,12 @@
 // any image writes.
 import type { Dispatcher } from 'undici'
 import { awsSessionFor } from './access.js'
-import { checkTagMutability, ensureEcrDestination, readEcrDestination } from './ecr-destination.js'
+import {
+  checkDigestTagMutability,
+  checkTagMutability,
+  ensureEcrDestination,
+  readEcrDestination
+} from './ecr-destination.js'
 import type { DestinationRepository } from './ecr-destination.js'
 import { displayReference } from './errors.js'
 import type { Inputs } from './options.js'
@@ -65,6 +70,12 @@ export async function checkBeforeWrites(context: {
   const [gates, read] = await Promise.all([gating, reading])
   const write = context.decision.action === 'copy' ? context.decision.write : []
   checkTagMutability(read, inputs, root.digest, context.states, write)
+  // Digest tags of the trust chain that must be merged (a .sig holding other signatures) cannot be
+  // where tags are immutable: refuse now, not after the copy. Asked only when some tags are.
+  if (trust && read?.settings && read.settings.tagMutability !== 'MUTABLE') {
+    const { plan } = await trust.planned
+    checkDigestTagMutability(read, inputs, plan)
+  }
   // A release set: no image writes (creates a repository, copies a blob) until every image passed.
   await options.shared?.checked()
   const repository = await ensureEcrDestination(read, inputs, aws(), reporter)

@@ -13,7 +13,7 @@ import {
 import type { Inputs } from './options.js'
 import type { TagState } from './policy.js'
 import { displayRegistry, PromotionError } from './errors.js'
-import type { Logger } from '../registry/index.js'
+import type { AttachmentPlan, Logger } from '../registry/index.js'
 
 export type RepositoryTagMutability = 'MUTABLE' | 'IMMUTABLE'
 export const REPOSITORY_TAG_MUTABILITIES: readonly RepositoryTagMutability[] = ['MUTABLE', 'IMMUTABLE']
@@ -184,6 +184,33 @@ export function checkTagMutability(
       `from immutability (aws ecr put-image-tag-mutability --repository-name ${inputs.destination.repository} ` +
       `--image-tag-mutability IMMUTABLE_WITH_EXCLUSION --image-tag-mutability-exclusion-filters ` +
       `${names.map((n) => `filterType=WILDCARD,filter=${n}`).join(' ')}), or promote under a new tag`,
+    { kind: 'conflict' }
+  )
+}
+
+/**
+ * Refuses, before the copy, a digest tag of the trust chain (`sha256-<hex>.sig`) that holds other
+ * signatures at the destination and is immutable there: ours could only be merged into it.
+ */
+export function checkDigestTagMutability(
+  repository: DestinationRepository | undefined,
+  inputs: Inputs,
+  plan: AttachmentPlan
+): void {
+  const settings = repository?.settings
+  if (!settings) return
+  const tags = plan.items
+    .filter(
+      (item) =>
+        item.tagAction === 'merge' && item.attachment.tag && isImmutable(item.attachment.tag, settings)
+    )
+    .map((item) => item.attachment.tag!)
+  if (!tags.length) return
+  const where = `${displayRegistry(inputs.destination.registry)}/${inputs.destination.repository}`
+  throw new PromotionError(
+    `destination ${where}: ${tags.join(', ')} already ${tags.length > 1 ? 'hold' : 'holds'} other signatures and ` +
+      `${tags.length > 1 ? 'are' : 'is'} immutable there (${describeRule(settings)}), so ours cannot be merged in; ` +
+      'nothing was written. Exclude digest tags from immutability (filter sha256-*), or set referrers: false',
     { kind: 'conflict' }
   )
 }

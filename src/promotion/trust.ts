@@ -77,11 +77,11 @@ export class TrustCopy {
     this.discovered.catch(() => undefined)
     this.planned = this.discovered.then(async (discovery) => ({
       discovery,
+      // Its own budget too: an ECR destination's checks wait for the plan (immutable digest tags).
       plan: await planAttachments(
         { client: dst, repository: inputs.destination.repository },
         discovery.attachments,
-        Math.min(inputs.concurrency, 16),
-        sides.limiter
+        Math.min(inputs.concurrency, 16)
       )
     }))
     this.planned.catch(() => undefined)
