@@ -4,71 +4,43 @@
 // (123456789012.dkr.ecr.us-east-1.amazonaws.com, registry-1.docker.io, auth.docker.io), reached
 // through an HTTPS proxy given in HTTPS_PROXY, trusted through a test CA in NODE_EXTRA_CA_CERTS.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { startRegistry, USERS } from '../../scripts/lib/registries.mjs'
+import { USERS } from '../../scripts/lib/registries.mjs'
 import { headDigest, seedImage } from '../../scripts/lib/images.mjs'
 import { errorsOf, runAction } from '../../scripts/lib/action.mjs'
-import { makeTestPki } from '../../scripts/lib/tls.mjs'
 import { expectNoSecrets } from '../support/helpers.js'
-import { startConnectProxy } from '../../scripts/lib/connect-proxy.mjs'
+import { ECR_HOST, ROLE, SUBJECT } from '../../scripts/lib/fake-aws.mjs'
 import {
-  ECR_BCRYPT,
-  ECR_HOST,
-  ECR_PASSWORD,
-  ROLE,
-  SUBJECT,
-  startFakeAws
-} from '../../scripts/lib/fake-aws.mjs'
-
-type Registry = Awaited<ReturnType<typeof startRegistry>>
+  DOCKER_HUB_HOSTS,
+  startDockerHub,
+  startEcrEnv,
+  type EcrEnv,
+  type FakeAws,
+  type Registry
+} from '../support/ecr-env.js'
 
 const ambientKeys = {
   accessKeyId: 'AKIAAMBIENTEXAMPLE01',
   secretAccessKey: 'ambient-secret-key-DO-NOT-PRINT'
 }
-let dir: string
-let ecr: Registry
+let env: EcrEnv
 let hub: Registry
-let proxy: Awaited<ReturnType<typeof startConnectProxy>>
-let aws: Awaited<ReturnType<typeof startFakeAws>>
-let caPath: string
+let proxy: EcrEnv['proxy']
+let aws: FakeAws
 let image: Awaited<ReturnType<typeof seedImage>>
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'ecr-promote-pki-'))
-  const pki = makeTestPki(dir, [ECR_HOST, 'registry-1.docker.io', 'auth.docker.io'])
-  caPath = pki.caPath
-  ;[ecr, hub, aws] = await Promise.all([
-    startRegistry({
-      auth: 'basic',
-      tls: pki,
-      name: 'ecr',
-      users: { AWS: { password: ECR_PASSWORD, bcrypt: ECR_BCRYPT, actions: ['pull', 'push'] } }
-    }),
-    startRegistry({
-      auth: 'token',
-      tls: pki,
-      name: 'hub',
-      tokenRealm: 'https://auth.docker.io/token',
-      tokenService: 'registry.docker.io',
-      // As Docker Hub: nobody here may use namespace othercorp (answered 401 on any request there).
-      grants: (user: string, repository: string) =>
-        repository.startsWith('othercorp/')
-          ? []
-          : user === 'anonymous'
-            ? ['pull']
-            : USERS[user as keyof typeof USERS].actions
-    }),
-    startFakeAws({ ambientKeys })
-  ])
-  proxy = await startConnectProxy({
-    [`${ECR_HOST}:443`]: ecr.host,
-    'registry-1.docker.io:443': hub.host,
-    'auth.docker.io:443': hub.tokenServer!.host
+  env = await startEcrEnv({ name: 'aws-hub', tlsHosts: DOCKER_HUB_HOSTS, ambientKeys })
+  ;({ proxy, aws } = env)
+  hub = await startDockerHub(env, {
+    // As Docker Hub: nobody here may use namespace othercorp (answered 401 on any request there).
+    grants: (user: string, repository: string) =>
+      repository.startsWith('othercorp/')
+        ? []
+        : user === 'anonymous'
+          ? ['pull']
+          : USERS[user as keyof typeof USERS].actions
   })
-  image = await seedImage(ecr, 'app', '1.4.2', {
+  image = await seedImage(env.ecr, 'app', '1.4.2', {
     platforms: ['linux/amd64', 'linux/arm64'],
     sharedLayers: [1024 * 1024],
     layers: [256 * 1024],
@@ -77,23 +49,11 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  await Promise.all([ecr?.stop(), hub?.stop(), proxy?.stop(), aws?.stop()])
-  rmSync(dir, { recursive: true, force: true })
+  await env?.stop()
 })
 
-function baseEnv(): Record<string, string> {
-  return {
-    HTTPS_PROXY: proxy.url,
-    NO_PROXY: '127.0.0.1,localhost',
-    NODE_EXTRA_CA_CERTS: caPath,
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_CONFIG_FILE: join(dir, 'no-aws-config'),
-    AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-aws-credentials'),
-    GITHUB_REPOSITORY: 'acme/app',
-    GITHUB_RUN_ID: '4242',
-    ...aws.endpointEnv
-  }
-}
+/** The runner's environment without OIDC (proxy, CA, no AWS config, the fake endpoints). */
+const baseEnv = () => env.baseEnv()
 
 const hubLogin = { 'destination-username': 'promoter', 'destination-password': USERS.promoter.password }
 

@@ -9,26 +9,26 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
-import { startRegistry } from '../../scripts/lib/registries.mjs'
 import { headDigest, seedImage } from '../../scripts/lib/images.mjs'
 import { ROOT } from '../../scripts/lib/action.mjs'
-import { makeTestPki } from '../../scripts/lib/tls.mjs'
-import { startConnectProxy } from '../../scripts/lib/connect-proxy.mjs'
-import { ECR_BCRYPT, ECR_HOST, ECR_PASSWORD, startFakeAws } from '../../scripts/lib/fake-aws.mjs'
+import {
+  DOCKER_HUB_HOSTS,
+  startDockerHub,
+  startEcrEnv,
+  type EcrEnv,
+  type FakeAws,
+  type Registry
+} from '../support/ecr-env.js'
 
-type Registry = Awaited<ReturnType<typeof startRegistry>>
 const HUB_TOKEN = 'dckr_pat_example-Test-Only-1'
 const keys = {
   AWS_ACCESS_KEY_ID: 'AKIAEXAMPLES00000001',
   AWS_SECRET_ACCESS_KEY: 'examples-secret-DO-NOT-PRINT'
 }
-let dir: string
+let env: EcrEnv
 let work: string
-let ecr: Registry
 let hub: Registry
-let proxy: Awaited<ReturnType<typeof startConnectProxy>>
-let aws: Awaited<ReturnType<typeof startFakeAws>>
-let caPath: string
+let aws: FakeAws
 const images: Record<string, string> = {}
 
 /** The `node cli.js …` command of each example in README's command-line section. */
@@ -48,65 +48,38 @@ function exampleCommands(): Record<string, string> {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'ecr-promote-examples-'))
   work = mkdtempSync(join(tmpdir(), 'ecr-promote-examples-run-'))
   copyFileSync(join(ROOT, 'dist', 'cli.js'), join(work, 'cli.js'))
-  const pki = makeTestPki(dir, [ECR_HOST, 'registry-1.docker.io', 'auth.docker.io'])
-  caPath = pki.caPath
-  ;[ecr, hub, aws] = await Promise.all([
-    startRegistry({
-      auth: 'basic',
-      tls: pki,
-      name: 'ex-ecr',
-      users: { AWS: { password: ECR_PASSWORD, bcrypt: ECR_BCRYPT, actions: ['pull', 'push'] } }
-    }),
-    startRegistry({
-      auth: 'token',
-      tls: pki,
-      name: 'ex-hub',
-      tokenRealm: 'https://auth.docker.io/token',
-      tokenService: 'registry.docker.io',
-      users: { acme: { password: HUB_TOKEN, bcrypt: '', actions: ['pull', 'push'] } }
-    }),
-    startFakeAws({
-      ambientKeys: { accessKeyId: keys.AWS_ACCESS_KEY_ID, secretAccessKey: keys.AWS_SECRET_ACCESS_KEY }
-    })
-  ])
-  proxy = await startConnectProxy({
-    [`${ECR_HOST}:443`]: ecr.host,
-    'registry-1.docker.io:443': hub.host,
-    'auth.docker.io:443': hub.tokenServer!.host
+  env = await startEcrEnv({
+    name: 'examples',
+    tlsHosts: DOCKER_HUB_HOSTS,
+    ambientKeys: { accessKeyId: keys.AWS_ACCESS_KEY_ID, secretAccessKey: keys.AWS_SECRET_ACCESS_KEY }
+  })
+  aws = env.aws
+  hub = await startDockerHub(env, {
+    name: 'ex-hub',
+    users: { acme: { password: HUB_TOKEN, bcrypt: '', actions: ['pull', 'push'] } }
   })
   for (const tag of ['1.4.2', '1.4.3', '1.4.4', '1.4.5']) {
     images[tag] = (
-      await seedImage(ecr, 'app', tag, { layers: [1024 + Number(tag.slice(-1))], index: false })
+      await seedImage(env.ecr, 'app', tag, { layers: [1024 + Number(tag.slice(-1))], index: false })
     ).digest
   }
 })
 
 afterAll(async () => {
-  await Promise.all([ecr?.stop(), hub?.stop(), proxy?.stop(), aws?.stop()])
-  for (const d of [dir, work]) if (d) rmSync(d, { recursive: true, force: true })
+  await env?.stop()
+  if (work) rmSync(work, { recursive: true, force: true })
 })
 
+/** `command` through `sh -c` in `work`, in another CI than GitHub Actions, with `vars` set. */
 function sh(
   command: string,
-  env: Record<string, string>
+  vars: Record<string, string>
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn('sh', ['-c', command], {
     cwd: work,
-    env: {
-      PATH: process.env.PATH,
-      HOME: work,
-      HTTPS_PROXY: proxy.url,
-      NO_PROXY: '127.0.0.1',
-      NODE_EXTRA_CA_CERTS: caPath,
-      AWS_EC2_METADATA_DISABLED: 'true',
-      AWS_CONFIG_FILE: join(dir, 'none'),
-      AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'),
-      ...aws.endpointEnv,
-      ...env
-    },
+    env: { PATH: process.env.PATH, HOME: work, ...env.ciEnv(vars) },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let stdout = ''

@@ -3,102 +3,59 @@
 // Hub reached through an organisation's OIDC connection: a fake identity.docker.com answering the
 // RFC 8693 exchange, whose access tokens the Docker Hub token server accepts for the organisation.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { startRegistry, USERS } from '../../scripts/lib/registries.mjs'
+import { USERS } from '../../scripts/lib/registries.mjs'
 import { headDigest, seedImage } from '../../scripts/lib/images.mjs'
 import { errorsOf, runAction } from '../../scripts/lib/action.mjs'
-import { makeTestPki } from '../../scripts/lib/tls.mjs'
-import { startConnectProxy } from '../../scripts/lib/connect-proxy.mjs'
 import { startFakeDockerIdentity } from '../../scripts/lib/fake-docker-identity.mjs'
-import { ECR_BCRYPT, ECR_HOST, ECR_PASSWORD, ROLE, startFakeAws } from '../../scripts/lib/fake-aws.mjs'
+import { ECR_HOST, ROLE } from '../../scripts/lib/fake-aws.mjs'
 import { expectNoSecrets } from '../support/helpers.js'
+import {
+  DOCKER_HUB_HOSTS,
+  startDockerHub,
+  startEcrEnv,
+  type EcrEnv,
+  type FakeAws
+} from '../support/ecr-env.js'
 
-type Registry = Awaited<ReturnType<typeof startRegistry>>
 type Identity = Awaited<ReturnType<typeof startFakeDockerIdentity>>
 
 const CONNECTION = '0f8fad5b-d9cb-469f-a165-70867728950e'
 const ORG = 'acme'
-let dir: string
-let pki: ReturnType<typeof makeTestPki>
-let ecr: Registry
-let aws: Awaited<ReturnType<typeof startFakeAws>>
-const stops: (() => Promise<unknown>)[] = []
+let ecrEnv: EcrEnv
+let aws: FakeAws
 let image: Awaited<ReturnType<typeof seedImage>>
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'ecr-promote-hub-oidc-'))
-  pki = makeTestPki(dir, [ECR_HOST, 'registry-1.docker.io', 'auth.docker.io', 'identity.docker.com'])
-  ;[ecr, aws] = await Promise.all([
-    startRegistry({
-      auth: 'basic',
-      tls: pki,
-      name: 'ecr',
-      users: { AWS: { password: ECR_PASSWORD, bcrypt: ECR_BCRYPT, actions: ['pull', 'push'] } }
-    }),
-    startFakeAws({})
-  ])
-  stops.push(
-    () => ecr.stop(),
-    () => aws.stop()
-  )
+  ecrEnv = await startEcrEnv({ name: 'hub-oidc', tlsHosts: [...DOCKER_HUB_HOSTS, 'identity.docker.com'] })
+  aws = ecrEnv.aws
   // Many small layers, copied one at a time: a run that outlives a one-second token.
-  image = await seedImage(ecr, 'app', '1.4.2', {
+  image = await seedImage(ecrEnv.ecr, 'app', '1.4.2', {
     platforms: ['linux/amd64'],
     layers: Array(60).fill(8 * 1024)
   })
 })
 
 afterAll(async () => {
-  for (const stop of stops.reverse()) await stop()
-  rmSync(dir, { recursive: true, force: true })
+  await ecrEnv?.stop()
 })
 
-/** Docker Hub (registry and token server) and identity.docker.com, behind their own proxy. */
+/** Docker Hub (registry and token server) and identity.docker.com, routed in place of earlier ones. */
 async function startHub(options: { tokenTtlSeconds?: number; usesPerToken?: number } = {}) {
   // The token server's users: the organisation's password is whatever access token was issued last.
   const users: Record<string, unknown> = { ...USERS }
-  const hub = await startRegistry({
-    auth: 'token',
-    tls: pki,
-    name: 'hub',
-    tokenRealm: 'https://auth.docker.io/token',
-    tokenService: 'registry.docker.io',
+  const hub = await startDockerHub(ecrEnv, {
     tokenTtlSeconds: options.tokenTtlSeconds ?? 300,
     users: users as typeof USERS
   })
   const identity: Identity = await startFakeDockerIdentity({
-    tls: pki,
+    tls: ecrEnv.tls,
     connectionId: CONNECTION,
     organisation: ORG,
     users,
     usesPerToken: options.usesPerToken
   })
-  const proxy = await startConnectProxy({
-    [`${ECR_HOST}:443`]: ecr.host,
-    'registry-1.docker.io:443': hub.host,
-    'auth.docker.io:443': hub.tokenServer!.host,
-    'identity.docker.com:443': identity.host
-  })
-  stops.push(
-    () => hub.stop(),
-    () => identity.stop(),
-    () => proxy.stop()
-  )
-  const env = {
-    HTTPS_PROXY: proxy.url,
-    NO_PROXY: '127.0.0.1,localhost',
-    NODE_EXTRA_CA_CERTS: pki.caPath,
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_CONFIG_FILE: join(dir, 'no-aws-config'),
-    AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-aws-credentials'),
-    GITHUB_REPOSITORY: 'acme/app',
-    GITHUB_RUN_ID: '77',
-    ...aws.endpointEnv,
-    ...aws.oidcEnv
-  }
-  return { hub, identity, env }
+  ecrEnv.serve(identity, { 'identity.docker.com:443': identity.host })
+  return { hub, identity, env: ecrEnv.env() }
 }
 
 const inputs = (overrides: Record<string, string> = {}) => ({

@@ -1,6 +1,7 @@
-// The ECR side of an end-to-end test, as aws-dockerhub.test.ts sets it up: a real docker-registry
-// serving TLS under the ECR host name (123456789012.dkr.ecr.us-east-1.amazonaws.com) behind an HTTPS
-// CONNECT proxy, trusted through a test CA in NODE_EXTRA_CA_CERTS, and the fake OIDC/STS/ECR API.
+// The environment of an end-to-end test: a real docker-registry serving TLS under the ECR host name
+// (123456789012.dkr.ecr.us-east-1.amazonaws.com) behind an HTTPS CONNECT proxy, trusted through a
+// test CA in NODE_EXTRA_CA_CERTS, and the fake OIDC/STS/ECR API. Other servers under real host names
+// (Docker Hub, public.ecr.aws, ...) join it through `tlsHosts` and `serve`.
 // Every registry here keeps its access log, so a test can tell whether a write request reached it.
 import { expect } from '@jest/globals'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -23,6 +24,8 @@ import {
 } from '../../scripts/lib/fake-aws.mjs'
 
 export type Registry = Awaited<ReturnType<typeof startRegistry>>
+export type RegistryOptions = NonNullable<Parameters<typeof startRegistry>[0]>
+export type TestPki = ReturnType<typeof makeTestPki>
 
 /**
  * Another region's registry of the account, when startEcrEnv is given `slowLinkMs`: the same
@@ -90,6 +93,8 @@ export function recordRequests(registry: Registry): RequestLog {
 export interface EcrEnv {
   dir: string
   caPath: string
+  /** The test CA's server certificate (ECR_HOST and the `tlsHosts`), for further servers to serve. */
+  tls: TestPki
   /** The registry behind ECR_HOST (user AWS, the password GetAuthorizationToken hands out). */
   ecr: Registry
   ecrLog: RequestLog
@@ -104,27 +109,37 @@ export interface EcrEnv {
   env(extra?: Record<string, string>): Record<string, string>
   /** The same without the OIDC variables (for the command line, with ambient keys). */
   baseEnv(extra?: Record<string, string>): Record<string, string>
+  /** The same without GITHUB_REPOSITORY and GITHUB_RUN_ID either (another CI than GitHub Actions). */
+  ciEnv(extra?: Record<string, string>): Record<string, string>
+  /**
+   * Has the proxy tunnel `routes` (e.g. { 'public.ecr.aws:443': gallery.host }) from the next CONNECT
+   * on, in place of any earlier route of the same name, and stops `service` with the rest. Returns it.
+   */
+  serve<T extends { stop(): Promise<unknown> }>(service: T, routes: Record<string, string>): T
   stop(): Promise<void>
 }
 
 /**
  * Starts the ECR registry, the fake AWS (with `ambientKeys` known as already issued), the CONNECT
  * proxy and, with `destination`, a plain registry to promote to. With `slowLinkMs` the registry also
- * answers as ECR_SLOW_HOST, through a link with that much latency each way.
+ * answers as ECR_SLOW_HOST, through a link with that much latency each way. The test certificate
+ * also names `tlsHosts`, for servers a test adds with `serve`.
  */
 export async function startEcrEnv({
   name,
   destination = false,
   ambientKeys,
-  slowLinkMs
+  slowLinkMs,
+  tlsHosts = []
 }: {
   name: string
   destination?: boolean
   ambientKeys?: { accessKeyId: string; secretAccessKey: string }
   slowLinkMs?: number
+  tlsHosts?: string[]
 }): Promise<EcrEnv> {
   const dir = mkdtempSync(join(tmpdir(), `ecr-promote-${name}-`))
-  const pki = makeTestPki(dir, slowLinkMs === undefined ? [ECR_HOST] : [ECR_HOST, ECR_SLOW_HOST])
+  const pki = makeTestPki(dir, [ECR_HOST, ...(slowLinkMs === undefined ? [] : [ECR_SLOW_HOST]), ...tlsHosts])
   const [ecr, aws, dest] = await Promise.all([
     startRegistry({
       auth: 'basic',
@@ -139,25 +154,29 @@ export async function startEcrEnv({
       : Promise.resolve(undefined)
   ])
   const slowLink = slowLinkMs === undefined ? undefined : await startDelayForwarder(ecr.host, slowLinkMs)
-  const proxy = await startConnectProxy({
+  // startConnectProxy looks each CONNECT target up in this object, so `serve` can add to it.
+  const routes: Record<string, string> = {
     [`${ECR_HOST}:443`]: ecr.host,
     ...(slowLink ? { [`${ECR_SLOW_HOST}:443`]: slowLink.host } : {})
-  })
-  const baseEnv = (extra: Record<string, string> = {}) => ({
+  }
+  const proxy = await startConnectProxy(routes)
+  const services: { stop(): Promise<unknown> }[] = []
+  const ciEnv = (extra: Record<string, string> = {}) => ({
     HTTPS_PROXY: proxy.url,
     NO_PROXY: '127.0.0.1,localhost',
     NODE_EXTRA_CA_CERTS: pki.caPath,
     AWS_EC2_METADATA_DISABLED: 'true',
     AWS_CONFIG_FILE: join(dir, 'no-aws-config'),
     AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-aws-credentials'),
-    GITHUB_REPOSITORY: 'acme/app',
-    GITHUB_RUN_ID: '4242',
     ...aws.endpointEnv,
     ...extra
   })
+  const baseEnv = (extra: Record<string, string> = {}) =>
+    ciEnv({ GITHUB_REPOSITORY: 'acme/app', GITHUB_RUN_ID: '4242', ...extra })
   return {
     dir,
     caPath: pki.caPath,
+    tls: pki,
     ecr,
     ecrLog: recordRequests(ecr),
     ecrNamed: { ...ecr, host: ECR_HOST },
@@ -165,13 +184,52 @@ export async function startEcrEnv({
     destLog: dest ? recordRequests(dest) : undefined,
     aws,
     proxy,
+    ciEnv,
     baseEnv,
     env: (extra = {}) => baseEnv({ ...aws.oidcEnv, ...extra }),
+    serve(service, more) {
+      services.push(service)
+      Object.assign(routes, more)
+      return service
+    },
     async stop() {
-      await Promise.all([ecr.stop(), dest?.stop(), proxy.stop(), slowLink?.stop(), aws.stop()])
+      await Promise.all([
+        ecr.stop(),
+        dest?.stop(),
+        proxy.stop(),
+        slowLink?.stop(),
+        aws.stop(),
+        ...services.map((s) => s.stop())
+      ])
       rmSync(dir, { recursive: true, force: true })
     }
   }
+}
+
+/** The host names Docker Hub is reached by (its registry and its token server), for `tlsHosts`. */
+export const DOCKER_HUB_HOSTS = ['registry-1.docker.io', 'auth.docker.io']
+
+/**
+ * Docker Hub in `env` (started with `tlsHosts` holding DOCKER_HUB_HOSTS): a token-auth registry as
+ * registry-1.docker.io whose token server answers as https://auth.docker.io/token for the service
+ * registry.docker.io, stopped with the rest. `options` go to startRegistry (users, grants, lifetime).
+ */
+export async function startDockerHub(
+  env: EcrEnv,
+  options: Omit<RegistryOptions, 'auth' | 'tls' | 'tokenRealm' | 'tokenService'> = {}
+): Promise<Registry> {
+  const hub = await startRegistry({
+    name: 'hub',
+    ...options,
+    auth: 'token',
+    tls: env.tls,
+    tokenRealm: 'https://auth.docker.io/token',
+    tokenService: 'registry.docker.io'
+  })
+  return env.serve(hub, {
+    'registry-1.docker.io:443': hub.host,
+    'auth.docker.io:443': hub.tokenServer!.host
+  })
 }
 
 /** The inputs of a promotion from ECR with the workflow's OIDC role. */
