@@ -3,6 +3,7 @@
 import { describe, expect, test } from '@jest/globals'
 import * as ecr from '@aws-sdk/client-ecr'
 import { checkScan, scanTargets } from '../../src/gates/scan.js'
+import { OCI_INDEX, OCI_MANIFEST } from '../../src/registry/media-types.js'
 import { checkTagMutability, isImmutable } from '../../src/promotion/ecr-destination.js'
 import type { AwsSession } from '../../src/aws/session.js'
 import type { Inputs } from '../../src/promotion/options.js'
@@ -139,16 +140,35 @@ describe('scan gate', () => {
   test('an index is scanned per platform image, attestation manifests left out', () => {
     const index = {
       manifests: [
-        { digest: 'sha256:1', platform: { os: 'linux', architecture: 'amd64' } },
-        { digest: 'sha256:2', platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
-        { digest: 'sha256:3', platform: { os: 'unknown', architecture: 'unknown' } }
+        {
+          mediaType: OCI_MANIFEST,
+          size: 500,
+          digest: `sha256:${'1'.repeat(64)}`,
+          platform: { os: 'linux', architecture: 'amd64' }
+        },
+        {
+          mediaType: OCI_MANIFEST,
+          size: 500,
+          digest: `sha256:${'2'.repeat(64)}`,
+          platform: { os: 'linux', architecture: 'arm64', variant: 'v8' }
+        },
+        {
+          mediaType: OCI_MANIFEST,
+          size: 500,
+          digest: `sha256:${'3'.repeat(64)}`,
+          platform: { os: 'unknown', architecture: 'unknown' }
+        }
       ]
     }
-    expect(scanTargets({ digest: D, bytes: Buffer.from(JSON.stringify(index)) })).toEqual([
-      { digest: 'sha256:1', platform: 'linux/amd64' },
-      { digest: 'sha256:2', platform: 'linux/arm64/v8' }
+    expect(
+      scanTargets({ digest: D, mediaType: OCI_INDEX, bytes: Buffer.from(JSON.stringify(index)) })
+    ).toEqual([
+      { digest: `sha256:${'1'.repeat(64)}`, platform: 'linux/amd64' },
+      { digest: `sha256:${'2'.repeat(64)}`, platform: 'linux/arm64/v8' }
     ])
-    expect(scanTargets({ digest: D, bytes: Buffer.from('{"layers":[]}') })).toEqual([{ digest: D }])
+    expect(scanTargets({ digest: D, mediaType: OCI_MANIFEST, bytes: Buffer.from('{"layers":[]}') })).toEqual([
+      { digest: D }
+    ])
   })
 })
 

@@ -16,6 +16,12 @@ export function awsErrorName(error: unknown): string {
   return (error as { name?: string })?.name ?? 'Error'
 }
 
+/** AWS's refusal of an action to this identity (a missing IAM permission). */
+export function isAccessDenied(error: unknown): boolean {
+  const name = awsErrorName(error)
+  return name === 'AccessDeniedException' || name === 'AccessDenied'
+}
+
 /** The repository's settings; undefined when it does not exist. Other errors are thrown. */
 export async function describeRepository(
   aws: AwsSession,

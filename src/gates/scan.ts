@@ -2,9 +2,16 @@
 // would be promoted, waited for while the scan runs, then refused at or above a severity. A scan that
 // never ran, failed or cannot cover the image refuses too: the gate never passes on no answer.
 import type { AwsSession, EcrRegistry } from '../aws/session.js'
-import { awsErrorName, describeScanFindings, type Finding, type ScanReport } from '../aws/ecr-api.js'
+import {
+  awsErrorName,
+  describeScanFindings,
+  isAccessDenied,
+  type Finding,
+  type ScanReport
+} from '../aws/ecr-api.js'
 import { SEVERITIES, type ScanRequirement } from './options.js'
 import { GateRefusal } from './signature.js'
+import { formatPlatform, parseDocument, sleep, type Manifest } from '../registry/index.js'
 
 export interface ScanTarget {
   digest: string
@@ -43,23 +50,17 @@ export interface ScanGateContext {
 }
 
 /** The platform images of an index (attestation manifests left out), or the image itself. */
-export function scanTargets(root: { digest: string; bytes: Buffer }): ScanTarget[] {
+export function scanTargets(root: Manifest): ScanTarget[] {
+  let document: ReturnType<typeof parseDocument>
   try {
-    const parsed = JSON.parse(root.bytes.toString('utf8')) as {
-      manifests?: { digest?: string; platform?: { os?: string; architecture?: string; variant?: string } }[]
-    }
-    if (!Array.isArray(parsed.manifests)) return [{ digest: root.digest }]
-    return parsed.manifests
-      .filter((m) => typeof m.digest === 'string' && m.platform?.os !== 'unknown')
-      .map((m) => ({
-        digest: m.digest!,
-        platform: m.platform
-          ? [m.platform.os, m.platform.architecture, m.platform.variant].filter(Boolean).join('/')
-          : undefined
-      }))
+    document = parseDocument(root)
   } catch {
     return [{ digest: root.digest }]
   }
+  if (!('manifests' in document)) return [{ digest: root.digest }]
+  return document.manifests
+    .filter((m) => m.platform?.os !== 'unknown')
+    .map((m) => ({ digest: m.digest, platform: m.platform ? formatPlatform(m.platform) : undefined }))
 }
 
 export async function checkScan(
@@ -73,7 +74,7 @@ export async function checkScan(
   const waitMs = requirement.waitSeconds * 1000
   const deadline = Date.now() + waitMs
   const interval = Math.min(5000, Math.max(1000, waitMs / 20))
-  const sleep = context.sleep ?? ((ms: number) => delay(ms, context.signal))
+  const wait = context.sleep ?? ((ms: number) => sleep(ms, context.signal))
   const reports = await Promise.all(
     targets.map(async (target) => {
       for (let asked = 0; ; asked++) {
@@ -83,7 +84,7 @@ export async function checkScan(
         if (asked === 0)
           context.log.info(`scan gate: the scan of ${label(target)} is ${report.status}; waiting`)
         // The last look is at the deadline itself.
-        await sleep(Math.min(interval, left))
+        await wait(Math.min(interval, left))
       }
     })
   )
@@ -123,7 +124,7 @@ async function describe(context: ScanGateContext, target: ScanTarget): Promise<S
     return await describeScanFindings(context.aws, context.registry, context.repository, target.digest)
   } catch (error) {
     const name = awsErrorName(error)
-    if (name === 'AccessDeniedException' || name === 'AccessDenied') {
+    if (isAccessDenied(error)) {
       throw new GateRefusal(
         `DescribeImageScanFindings was refused for ${label(target)}: the AWS identity needs ` +
           `ecr:DescribeImageScanFindings on the source repository (${(error as Error).message})`,
@@ -194,19 +195,4 @@ function worst(findings: Finding[], threshold: number): string {
     .map((f) => `${f.name} (${f.severity}${f.packageName ? `, ${f.packageName}` : ''})`)
   if (named.length > WORST_NAMED) shown.push(`${named.length - WORST_NAMED} more`)
   return shown.join(', ') || 'names not reported'
-}
-
-function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason as Error)
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    const onAbort = () => {
-      clearTimeout(timer)
-      reject(signal!.reason as Error)
-    }
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
 }

@@ -4,7 +4,7 @@
 import { parseEcrHost } from '../aws/hosts.js'
 import type { AwsSession } from '../aws/session.js'
 import {
-  awsErrorName,
+  isAccessDenied,
   createRepository,
   describeRepository,
   findCreateOnPushTemplate,
@@ -87,7 +87,7 @@ export async function readEcrDestination(
   try {
     settings = await describeRepository(aws, registry, name)
   } catch (error) {
-    const denied = ['AccessDeniedException', 'AccessDenied'].includes(awsErrorName(error))
+    const denied = isAccessDenied(error)
     if (!ecr.createRepository) {
       // Reading the rules is a courtesy: without it the registry's own refusal tells.
       log.info(
@@ -144,7 +144,7 @@ export async function ensureEcrDestination(
   try {
     await createRepository(aws, registry, inputs.destination.repository, mutability)
   } catch (error) {
-    const denied = ['AccessDeniedException', 'AccessDenied'].includes(awsErrorName(error))
+    const denied = isAccessDenied(error)
     throw new PromotionError(
       `create destination repository ${where}: ${(error as Error).message}` +
         (denied ? '. create-repository: true needs ecr:CreateRepository' : ''),

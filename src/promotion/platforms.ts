@@ -2,11 +2,10 @@
 // report only: nothing here may fail a promotion.
 import {
   formatPlatform,
-  getBlob,
   getManifest,
   isWalkable,
   parseDocument,
-  verifyStream,
+  readBlobBytes,
   type Descriptor,
   type Logger,
   type Manifest,
@@ -82,11 +81,9 @@ async function configPlatform(
   config: Descriptor
 ): Promise<string | undefined> {
   if (config.size > MAX_CONFIG_BYTES) return undefined
-  const response = await getBlob(client, repository, config.digest)
-  const chunks: Uint8Array[] = []
-  for await (const chunk of verifyStream(response.body, config, `config ${config.digest}`)) chunks.push(chunk)
+  const bytes = await readBlobBytes(client, repository, config, `config ${config.digest}`)
   try {
-    const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Partial<Platform>
+    const parsed = JSON.parse(bytes.toString('utf8')) as Partial<Platform>
     return parsed.os && parsed.architecture ? formatPlatform(parsed as Platform) : undefined
   } catch {
     // An artifact's config need not be an image config: it has no platform.

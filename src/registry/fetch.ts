@@ -1,6 +1,6 @@
 // Reading from a registry: manifests (HEAD and GET) and blob streams.
 import { header } from './auth.js'
-import { digestOf, algorithmOf } from './digest.js'
+import { digestOf, algorithmOf, verifyStream } from './digest.js'
 import {
   DigestMismatchError,
   formatDetails,
@@ -223,4 +223,20 @@ function mediaTypeField(bytes: Buffer): string | undefined {
   } catch {
     return undefined
   }
+}
+
+/**
+ * A small blob (a config, a signature payload) read whole, each byte checked against its
+ * descriptor's size and digest as it streams; the caller bounds the size first.
+ */
+export async function readBlobBytes(
+  client: RegistryClient,
+  repository: string,
+  descriptor: { digest: string; size: number },
+  what = `blob ${descriptor.digest}`
+): Promise<Buffer> {
+  const response = await getBlob(client, repository, descriptor.digest)
+  const chunks: Uint8Array[] = []
+  for await (const chunk of verifyStream(response.body, descriptor, what)) chunks.push(chunk)
+  return Buffer.concat(chunks)
 }
